@@ -1,0 +1,44 @@
+# Two commands matter on a fresh machine (see README):
+#   make demo   set up .venv and run the main job on the embedded default
+#   make test   set up .venv (+ tools) and run pytest, ruff and mypy strict
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CHECKOV_VENV := .tools/checkov
+
+.PHONY: demo test lint typecheck pytest bench clean setup
+
+$(BIN)/ivsecrets: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+	touch $@
+
+setup: $(BIN)/ivsecrets $(CHECKOV_VENV)/bin/checkov
+
+demo: $(BIN)/ivsecrets
+	$(BIN)/python -m ivsecrets.demo
+
+pytest: setup
+	IVSECRETS_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
+
+lint: $(BIN)/ivsecrets
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(BIN)/ivsecrets
+	$(BIN)/mypy --strict src/ivsecrets
+
+test: lint typecheck pytest
+
+bench: $(BIN)/ivsecrets
+	$(BIN)/python bench/hot_path.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""The file store against real files: a directory of files and a TOML document."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from ivsecrets import AccessDeniedError, Environment
+from ivsecrets.config import StoreConfig
+from ivsecrets.errors import ConfigError
+from ivsecrets.plugins.file import FileProvider
+from ivsecrets.provider import Provider
+from ivsecrets.testing import SECRET_A, ProviderContract
+
+_names = itertools.count()
+
+
+def file_store(path: Path, **options: object) -> FileProvider:
+    return FileProvider(
+        StoreConfig("files", "file", MappingProxyType({"path": str(path), **options}))
+    )
+
+
+class TestDirectoryContract(ProviderContract):
+    @pytest.fixture
+    def provider(self, tmp_path: Path) -> Provider:
+        return file_store(tmp_path)
+
+    @pytest.fixture
+    def seed(self, tmp_path: Path) -> Callable[[str], str]:
+        def seed(value: str) -> str:
+            name = f"secret{next(_names)}"
+            path = tmp_path / name
+            path.write_text(value)
+            path.chmod(0o600)
+            return name
+
+        return seed
+
+
+def test_group_readable_file_is_refused_unless_allowed(tmp_path: Path) -> None:
+    secret = tmp_path / "ios_prod"
+    secret.write_text(SECRET_A)
+    secret.chmod(0o644)
+    env = Environment.of("ios", "prod")
+    with pytest.raises(AccessDeniedError, match="chmod 600"):
+        file_store(tmp_path).load(env, "ios_prod")
+    loaded = file_store(tmp_path, allow_insecure_permissions=True).load(env, "ios_prod")
+    assert loaded.value.reveal() == SECRET_A.encode()
+
+
+def test_toml_document_with_stages(tmp_path: Path) -> None:
+    doc = tmp_path / "secrets.toml"
+    doc.write_text(
+        f'ios_prod = {{ current = "{SECRET_A}", previous = "old-one" }}\nweb_prod = "{SECRET_A}"\n'
+    )
+    doc.chmod(0o600)
+    store = file_store(doc)
+    env = Environment.of("ios", "prod")
+    assert store.load(env, "ios_prod").value.reveal() == SECRET_A.encode()
+    from ivsecrets import Stage
+
+    assert store.load(env, "ios_prod", Stage.previous).value.reveal() == b"old-one"
+    assert store.load(env, "web_prod").value.reveal() == SECRET_A.encode()
+
+
+def test_missing_path_option_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"stores\.files\.path"):
+        FileProvider(StoreConfig("files", "file"))
