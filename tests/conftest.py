@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import ivsecrets
+
+# Each module in tests/servers/ starts one real store server (moto, OpenBao, the in-process GCP
+# gRPC server, the Intercom API fake) and exposes it as fixtures to every test.
+pytest_plugins = [
+    f"tests.servers.{path.stem}"
+    for path in sorted((Path(__file__).parent / "servers").glob("[!_]*.py"))
+]
 
 
 @pytest.fixture(autouse=True)

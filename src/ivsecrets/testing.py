@@ -143,7 +143,6 @@ class WritableProviderContract(ProviderContract):
         )
         now = provider.load(ENV, ref)
         assert now.value.reveal() == SECRET_B.encode()
-        assert now.intercom_secret_id == "ic_b"
         assert provider.load(ENV, ref, Stage.previous).value.reveal() == SECRET_A.encode()
         with pytest.raises(SecretNotFoundError):
             provider.load(ENV, ref, Stage.pending)
