@@ -249,12 +249,8 @@ class _Table:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-            raise self.error(
-                name,
-                f"must be a {kind.__name__}, got {value!r}"
-                if kind is not str or not _looks_secret(value)
-                else f"must be a {kind.__name__}",
-            )
+            shown = type(value).__name__ if _looks_secret(value) else repr(value)
+            raise self.error(name, f"must be a {kind.__name__}, got {shown}")
         return value
 
     def get_str_list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
