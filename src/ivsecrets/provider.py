@@ -35,6 +35,9 @@ from ivsecrets.secret import Secret, SecretValue, VersionInfo
 __all__ = ["ENTRY_POINT_GROUP", "Fetched", "Provider", "Reference", "load_plugin"]
 
 ENTRY_POINT_GROUP = "ivsecrets.providers"
+# (store, reference, length) already warned about surrounding whitespace: once per process is
+# enough to be seen, and a refresh every few minutes must not flood the log.
+_warned_whitespace: set[tuple[str, str, int]] = set()
 log = logging.getLogger("ivsecrets")
 T = TypeVar("T")
 
@@ -214,7 +217,9 @@ class Provider(ABC):
         stripped = text.strip()
         if not stripped:
             raise invalid("the secret is empty")
-        if stripped != text:
+        seen = (self.name, str(ref), len(text))
+        if stripped != text and seen not in _warned_whitespace:
+            _warned_whitespace.add(seen)
             # A trailing newline from `echo > file` is the classic cause of hmac_mismatch. Strip
             # it, but loudly: the hash must never silently change under the operator's feet.
             log.warning(
@@ -234,6 +239,7 @@ class Provider(ABC):
             created_at=fetched.created_at,
             intercom_secret_id=fetched.intercom_secret_id,
             metadata=dict(fetched.metadata),
+            had_whitespace=stripped != text,
         )
 
     # -- writing, for rotation ------------------------------------------------------------------

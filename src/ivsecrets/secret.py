@@ -99,6 +99,8 @@ class Secret:
     created_at: datetime | None = None
     intercom_secret_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: True when the stored value had surrounding whitespace that was stripped on load.
+    had_whitespace: bool = False
 
     @property
     def fingerprint(self) -> str:

@@ -1,0 +1,71 @@
+"""The main job on the embedded default, for a fresh machine: ``make demo``.
+
+Puts six example secrets in this process's environment (unless ``IVSECRETS_<PLATFORM>_<WORKSPACE>``
+variables are already set), loads them through the embedded default configuration exactly as a
+backend would, and prints each environment's fingerprint, a sample ``user_hash`` and JWT, and the
+wiring check. Secret values are never printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+from ivsecrets.api import Secrets
+from ivsecrets.config import load_config
+from ivsecrets.environments import Environment
+
+
+def _example_secret(env: Environment) -> str:
+    # Deterministic, distinct and Intercom-shaped (43 base64url characters); never a real secret.
+    digest = hashlib.sha256(f"ivsecrets demo {env}".encode()).digest()
+    import base64
+
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def main() -> int:
+    config = load_config()
+    seeded = 0
+    for env, ec in config.environments.items():
+        if ec.store == "env" and ec.reference not in os.environ:
+            os.environ[ec.reference] = _example_secret(env)
+            seeded += 1
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 110)
+    console.print(f"configuration: [bold]{config.source}[/]"
+                  + (f" ({seeded} example secrets put in the environment)" if seeded else ""))
+    secrets = Secrets(config)
+    table = Table("environment", "reference", "fingerprint", "user_hash(user_id='42')")
+    seen: dict[str, Environment] = {}
+    problems = []
+    for env in config.expected_environments():
+        hasher = secrets.hasher(env.platform, env.workspace)
+        ec = config.environments[env]
+        fp = hasher.fingerprint
+        if fp in seen:
+            problems.append(f"{env} and {seen[fp]} share one secret ({fp})")
+        seen[fp] = env
+        table.add_row(str(env), f"{ec.store}:{ec.reference}", fp,
+                      hasher.user_hash(user_id="42")[:12] + "…")
+    console.print(table)
+    token = secrets.hasher("web", config.workspaces[-1]).messenger_jwt(user_id="42",
+                                                                        expires_in=3600)
+    console.print(f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: "
+                  f"{token[:24]}… (HS256)")
+    stats = secrets.stats()
+    console.print(f"store calls: {sum(s['fetches'] for s in stats.values())} for "
+                  f"{len(config.environments)} environments (batched, cached)")
+    secrets.close()
+    for problem in problems:
+        console.print(f"[red]✗ {problem}[/]")
+    if not problems:
+        console.print("[green]✓ every environment has its own secret[/]")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

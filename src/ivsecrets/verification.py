@@ -1,0 +1,448 @@
+"""``verify``: prove every environment is wired to its correct, distinct secret.
+
+Each check reports per environment; nothing here ever holds a secret longer than the check needs
+or puts one in a message. Callable from Python; ``ivsecrets verify`` is a thin layer over it.
+
+Exit codes (``VerifyReport.exit_code``): 0 verified (warnings allowed), 1 a check failed,
+3 a store could not be reached or denied access (takes precedence: the other checks are then
+incomplete). Configuration errors raise ConfigError before anything runs (the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import string
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ivsecrets.api import Secrets
+from ivsecrets.config import Config, EnvironmentConfig, WorkspaceConfig
+from ivsecrets.environments import Environment, Platform, Stage
+from ivsecrets.errors import (
+    AccessDeniedError,
+    ConfigError,
+    InvalidSecretError,
+    IVSecretsError,
+    SecretNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
+from ivsecrets.hashing import user_hash
+from ivsecrets.secret import Secret, VersionInfo
+
+__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "verify"]
+
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 512
+_PRINTABLE = frozenset(string.printable) - frozenset(string.whitespace)
+
+
+class Status(str, enum.Enum):
+    ok = "ok"
+    warn = "warn"
+    fail = "fail"
+    error = "error"  # the store could not be reached or denied access
+    skip = "skip"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check on one environment: its name, outcome and a message saying what to fix."""
+
+    name: str
+    status: Status
+    message: str
+
+
+@dataclass
+class EnvironmentReport:
+    environment: Environment
+    store: str | None = None
+    reference: str | None = None
+    fingerprint: str | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, status: Status, message: str) -> None:
+        self.checks.append(Check(name, status, message))
+
+    @property
+    def status(self) -> Status:
+        statuses = {c.status for c in self.checks}
+        for worst in (Status.error, Status.fail, Status.warn):
+            if worst in statuses:
+                return worst
+        return Status.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": str(self.environment),
+            "platform": self.environment.platform.value,
+            "workspace": self.environment.workspace,
+            "store": self.store,
+            "reference": self.reference,
+            "fingerprint": self.fingerprint,
+            "status": self.status.value,
+            "checks": [
+                {"name": c.name, "status": c.status.value, "message": c.message}
+                for c in self.checks
+            ],
+        }
+
+
+@dataclass
+class VerifyReport:
+    environments: list[EnvironmentReport]
+    source: str
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {r.status for r in self.environments}
+        if Status.error in statuses:
+            return 3
+        return 1 if Status.fail in statuses else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {s.value: sum(1 for r in self.environments if r.status is s) for s in Status}
+        return {
+            "config": self.source,
+            "exit_code": self.exit_code,
+            "summary": counts,
+            "environments": [r.as_dict() for r in self.environments],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+
+#: Given a workspace, the Intercom secrets it has: each an object with ``id`` (str),
+#: ``supports(platform) -> bool`` and ``deleted`` (bool). None: no API token for it.
+IntercomLister = Callable[[WorkspaceConfig], "Sequence[Any] | None"]
+
+
+def verify(
+    config: Config,
+    *,
+    secrets: Secrets | None = None,
+    platforms: Iterable[str] = (),
+    workspaces: Iterable[str] = (),
+    intercom: IntercomLister | None = None,
+    now: datetime | None = None,
+) -> VerifyReport:
+    """Run every check on the chosen environments (all expected ones by default)."""
+    own = secrets is None
+    secrets = secrets if secrets is not None else Secrets(config)
+    try:
+        reports = _select(config, list(platforms), list(workspaces))
+        wanted = {
+            r.environment: config.environments[r.environment]
+            for r in reports
+            if r.environment in config.environments
+        }
+        loaded = _load_concurrently(secrets, wanted)
+        versions = _versions_concurrently(secrets, wanted, loaded)
+        for report in reports:
+            ec = wanted.get(report.environment)
+            if ec is None:
+                continue
+            result = loaded[report.environment]
+            _check_secret(report, ec, result)
+            if isinstance(result, Secret):
+                _check_pin_and_known_hashes(report, ec, result)
+                _check_versions(report, ec, result, versions.get(report.environment), now)
+        _check_distinct(reports, loaded)
+        if intercom is not None:
+            _check_intercom(config, reports, versions, intercom)
+        return VerifyReport(reports, config.source)
+    finally:
+        if own:
+            secrets.close()
+
+
+def _select(config: Config, platforms: list[str], workspaces: list[str]) -> list[EnvironmentReport]:
+    try:
+        chosen_platforms = [Platform.parse(p) for p in platforms] or list(config.platforms)
+    except ValueError as err:
+        raise ConfigError(str(err), key="--platform") from None
+    chosen_workspaces = [w.lower() for w in workspaces] or list(config.workspaces)
+    reports = []
+    for workspace in chosen_workspaces:
+        settings = config.workspace_settings.get(workspace)
+        for platform in chosen_platforms:
+            report = EnvironmentReport(Environment(platform, workspace))
+            reports.append(report)
+            if settings is None:
+                report.add(
+                    "configured",
+                    Status.fail,
+                    f"workspace '{workspace}' is not configured in {config.source}; "
+                    "add it to workspaces = [...]",
+                )
+            elif platform not in settings.platforms:
+                report.add(
+                    "configured",
+                    Status.skip,
+                    f"intentionally absent: [workspace.{workspace}] platforms leaves "
+                    f"out {platform.value}",
+                )
+            else:
+                ec = config.environments[report.environment]
+                report.store, report.reference = ec.store, ec.reference
+                report.add(
+                    "configured", Status.ok, f"store '{ec.store}', reference '{ec.reference}'"
+                )
+    return [r for r in reports if r.checks[0].status is not Status.skip or platforms]
+
+
+def _load_concurrently(
+    secrets: Secrets, wanted: dict[Environment, EnvironmentConfig]
+) -> dict[Environment, Secret | IVSecretsError]:
+    by_store: dict[str, dict[Environment, str]] = {}
+    for env, ec in wanted.items():
+        by_store.setdefault(ec.store, {})[env] = ec.reference
+
+    def load(store: str) -> dict[Environment, Secret | StoreError]:
+        return secrets.providers[store].load_many(by_store[store])
+
+    results: dict[Environment, Secret | IVSecretsError] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(by_store))) as pool:
+        for part in pool.map(load, list(by_store)):
+            results.update(part)
+    return results
+
+
+def _versions_concurrently(
+    secrets: Secrets,
+    wanted: dict[Environment, EnvironmentConfig],
+    loaded: dict[Environment, Secret | IVSecretsError],
+) -> dict[Environment, list[VersionInfo] | StoreError]:
+    def versions(env: Environment) -> list[VersionInfo] | StoreError:
+        ec = wanted[env]
+        try:
+            return secrets.providers[ec.store].versions(env, ec.reference)
+        except StoreError as err:
+            return err
+
+    ready = [env for env in wanted if isinstance(loaded.get(env), Secret)]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(ready)))) as pool:
+        return dict(zip(ready, pool.map(versions, ready), strict=True))
+
+
+def _check_secret(
+    report: EnvironmentReport, ec: EnvironmentConfig, result: Secret | IVSecretsError
+) -> None:
+    where = f"in store '{ec.store}' at '{ec.reference}'"
+    if isinstance(result, SecretNotFoundError):
+        report.add(
+            "resolves",
+            Status.fail,
+            f"no secret {where}: {result.detail}; create it "
+            "(ivsecrets rotate) or fix the reference",
+        )
+        return
+    if isinstance(result, InvalidSecretError):
+        report.add(
+            "resolves",
+            Status.fail,
+            f"{result.detail} {where}; write the secret "
+            "Intercom shows for this platform and workspace",
+        )
+        return
+    if isinstance(result, (AccessDeniedError, StoreUnavailableError)):
+        kind = "denied access" if isinstance(result, AccessDeniedError) else "unreachable"
+        report.add(
+            "resolves",
+            Status.error,
+            f"store {kind}: {result}; check this runtime's credentials and network",
+        )
+        return
+    if isinstance(result, IVSecretsError):
+        report.add("resolves", Status.error, str(result))
+        return
+    report.fingerprint = result.fingerprint
+    report.add("resolves", Status.ok, f"{result.fingerprint} (version {result.version})")
+    report.add("shape", *_shape(result, ec))
+
+
+def _shape(secret: Secret, ec: EnvironmentConfig) -> tuple[Status, str]:
+    raw = secret.value.reveal()
+    if secret.had_whitespace:
+        return Status.fail, (
+            "the stored value has surrounding whitespace (a trailing newline?); "
+            "rewrite it without, e.g. printf '%s' instead of echo"
+        )
+    text = raw.decode("utf-8", "replace")
+    if text.startswith("{") and "#" not in ec.reference:
+        try:
+            keys = sorted(json.loads(text))
+        except (ValueError, TypeError):
+            keys = []
+        if keys:
+            return Status.fail, (
+                "the secret is a JSON object, not a plain secret; add "
+                f"'#<key>' to the reference (keys: {', '.join(keys)})"
+            )
+    if not set(text) <= _PRINTABLE:
+        return Status.fail, "the secret contains non-printable or non-ASCII characters"
+    if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
+        return Status.fail, (
+            f"{len(raw)} characters is not the length of an Intercom secret "
+            f"({MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH}; new ones have 43)"
+        )
+    return Status.ok, f"{len(raw)} printable characters"
+
+
+def _check_pin_and_known_hashes(
+    report: EnvironmentReport, ec: EnvironmentConfig, secret: Secret
+) -> None:
+    if ec.fingerprint is not None:
+        if secret.fingerprint == ec.fingerprint:
+            report.add("pinned", Status.ok, f"matches the pinned {ec.fingerprint}")
+        else:
+            report.add(
+                "pinned",
+                Status.fail,
+                f"the store holds {secret.fingerprint} but the config pins "
+                f"{ec.fingerprint}: the environment reads the wrong secret, or the pin "
+                "is stale (update it with 'ivsecrets fingerprint')",
+            )
+    key = secret.value.reveal()
+    for known in ec.known_hashes:
+        label = f"user_id={known.user_id}" if known.user_id else f"email={known.email}"
+        produced = user_hash(key, user_id=known.user_id, email=known.email)
+        if produced == known.user_hash.lower():
+            report.add("known_hash", Status.ok, f"reproduces the recorded hash for {label}")
+        else:
+            report.add(
+                "known_hash",
+                Status.fail,
+                f"does not reproduce the recorded hash for "
+                f"{label}: this is not the secret that signed it (try 'ivsecrets "
+                "diagnose')",
+            )
+
+
+def _check_versions(
+    report: EnvironmentReport,
+    ec: EnvironmentConfig,
+    secret: Secret,
+    versions: list[VersionInfo] | StoreError | None,
+    now: datetime | None,
+) -> None:
+    if isinstance(versions, StoreError):
+        report.add("rotation", Status.warn, f"could not list versions: {versions.detail}")
+    elif versions:
+        pending = [v for v in versions if Stage.pending in v.stages]
+        if pending:
+            report.add(
+                "rotation",
+                Status.warn,
+                f"a rotation is in flight: {pending[0].fingerprint}"
+                " is staged; finish it with 'ivsecrets rotate' or discard it",
+            )
+    if ec.max_age_days is not None and secret.created_at is not None:
+        now = now or datetime.now(timezone.utc)
+        created = (
+            secret.created_at
+            if secret.created_at.tzinfo
+            else secret.created_at.replace(tzinfo=timezone.utc)
+        )
+        age = (now - created).total_seconds() / 86400
+        if age > ec.max_age_days:
+            report.add(
+                "age",
+                Status.warn,
+                f"the secret is {age:.0f} days old (max_age_days = {ec.max_age_days:g}); rotate it",
+            )
+        else:
+            report.add("age", Status.ok, f"{age:.0f} days old")
+
+
+def _check_distinct(
+    reports: list[EnvironmentReport], loaded: dict[Environment, Secret | IVSecretsError]
+) -> None:
+    owners: dict[str, list[Environment]] = {}
+    for env, result in loaded.items():
+        if isinstance(result, Secret):
+            owners.setdefault(result.fingerprint, []).append(env)
+    for report in reports:
+        found = loaded.get(report.environment)
+        if not isinstance(found, Secret):
+            continue
+        others = [e for e in owners[found.fingerprint] if e != report.environment]
+        if others:
+            names = ", ".join(str(e) for e in others)
+            report.add(
+                "distinct",
+                Status.fail,
+                f"{report.environment} and {names} share one secret "
+                f"({found.fingerprint}); each platform and workspace needs its own: "
+                "fix the reference of the one that points at the wrong secret",
+            )
+        else:
+            report.add("distinct", Status.ok, "no other environment has this secret")
+
+
+def _check_intercom(
+    config: Config,
+    reports: list[EnvironmentReport],
+    versions: dict[Environment, list[VersionInfo] | StoreError],
+    intercom: IntercomLister,
+) -> None:
+    listed: dict[str, Sequence[Any] | IVSecretsError | None] = {}
+    for report in reports:
+        env = report.environment
+        ec = config.environments.get(env)
+        if ec is None or report.fingerprint is None:
+            continue
+        recorded = ec.intercom_secret_id
+        found = versions.get(env)
+        if recorded is None and isinstance(found, list):
+            recorded = next(
+                (
+                    v.intercom_secret_id
+                    for v in found
+                    if Stage.current in v.stages and v.intercom_secret_id
+                ),
+                None,
+            )
+        if recorded is None:
+            continue
+        if env.workspace not in listed:
+            try:
+                listed[env.workspace] = intercom(config.workspace_settings[env.workspace])
+            except IVSecretsError as err:
+                listed[env.workspace] = err
+        secrets = listed[env.workspace]
+        if secrets is None:
+            report.add("intercom", Status.skip, "no Intercom API token for this workspace")
+        elif isinstance(secrets, IVSecretsError):
+            report.add("intercom", Status.error, f"Intercom API: {secrets}")
+        else:
+            match = next((s for s in secrets if str(s.id) == recorded), None)
+            if match is None or getattr(match, "deleted", False):
+                report.add(
+                    "intercom",
+                    Status.fail,
+                    f"Intercom has no secret {recorded} any "
+                    "more: it was deleted; rotate this environment",
+                )
+            elif not match.supports(env.platform):
+                report.add(
+                    "intercom",
+                    Status.fail,
+                    f"Intercom secret {recorded} is not enabled "
+                    f"for {env.platform.value}: this is another platform's secret",
+                )
+            else:
+                report.add(
+                    "intercom",
+                    Status.ok,
+                    f"Intercom secret {recorded} exists and is enabled for {env.platform.value}",
+                )
