@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from ivsecrets.environments import DEFAULT_WORKSPACES, Environment, Platform
 from ivsecrets.errors import ConfigError
+from ivsecrets.secret import quoted
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -249,7 +250,7 @@ class _Table:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-            shown = type(value).__name__ if _looks_secret(value) else repr(value)
+            shown = quoted(value)
             raise self.error(name, f"must be a {kind.__name__}, got {shown}")
         return value
 
@@ -261,11 +262,6 @@ class _Table:
 
     def table(self, name: str) -> _Table:
         return _Table(self.data.get(name, {}), self.source, self.path(name))
-
-
-def _looks_secret(value: object) -> bool:
-    # Never echo a long string back in an error: it could be a secret pasted in the wrong place.
-    return isinstance(value, str) and len(value) > 12
 
 
 def _cache_settings(table: _Table, base: CacheSettings) -> CacheSettings:
@@ -319,7 +315,7 @@ def _build(data: dict[str, Any], source: str, path: Path | None) -> Config:
         if not WORKSPACE_PATTERN.match(name):
             raise root.error(
                 "workspaces",
-                f"invalid workspace name {name!r}",
+                f"invalid workspace name {quoted(name)}",
                 fix="use lower-case letters, digits, '-' and '_'",
             )
     if not workspace_names:
@@ -330,7 +326,7 @@ def _build(data: dict[str, Any], source: str, path: Path | None) -> Config:
     if default_store not in stores:
         raise root.error(
             "store",
-            f"no store named {default_store!r}",
+            f"no store named {quoted(default_store)}",
             fix="define it as [stores." + default_store + "] or use one of: " + ", ".join(stores),
         )
     default_reference = root.get("reference", str, "")
@@ -370,8 +366,8 @@ def _workspace_settings(
         if name not in names:
             raise table.error(
                 name,
-                f"workspace {name!r} is not in workspaces",
-                fix=f"add {name!r} to workspaces = [...] or remove this table",
+                f"workspace {quoted(name)} is not in workspaces",
+                fix=f"add {quoted(name)} to workspaces = [...] or remove this table",
             )
     settings = {}
     for name in names:
@@ -381,7 +377,7 @@ def _workspace_settings(
         if region not in INTERCOM_REGIONS:
             raise ws.error(
                 "intercom_region",
-                f"unknown Intercom region {region!r}",
+                f"unknown Intercom region {quoted(region)}",
                 fix="one of: " + ", ".join(INTERCOM_REGIONS),
             )
         settings[name] = WorkspaceConfig(
@@ -437,7 +433,7 @@ def _environments(
             store = table.get("store", str, default_store)
             if store not in stores:
                 raise table.error(
-                    "store", f"no store named {store!r}", fix="one of: " + ", ".join(stores)
+                    "store", f"no store named {quoted(store)}", fix="one of: " + ", ".join(stores)
                 )
             template = table.get("reference", str, default_reference) or DEFAULT_REFERENCES.get(
                 stores[store].plugin, ""
@@ -445,7 +441,7 @@ def _environments(
             if not template:
                 raise table.error(
                     "reference",
-                    f"store {store!r} uses plugin "
+                    f"store {quoted(store)} uses plugin "
                     f"{stores[store].plugin!r}, which has no default reference",
                     fix='set reference = "..." (top level or per environment)',
                 )

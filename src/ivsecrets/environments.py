@@ -28,7 +28,11 @@ class Platform(str, enum.Enum):
             return cls(str(value).strip().lower())
         except ValueError:
             valid = ", ".join(p.value for p in cls)
-            raise ValueError(f"unknown platform {value!r}; valid platforms: {valid}") from None
+            from ivsecrets.secret import quoted
+
+            raise ValueError(
+                f"unknown platform {quoted(value)}; valid platforms: {valid}"
+            ) from None
 
 
 class Stage(str, enum.Enum):

@@ -10,7 +10,14 @@ from typing import Any, NoReturn
 
 from ivsecrets.environments import Environment, Stage
 
-__all__ = ["FINGERPRINT_PREFIX", "Secret", "SecretValue", "VersionInfo", "fingerprint"]
+__all__ = [
+    "FINGERPRINT_PREFIX",
+    "Secret",
+    "SecretValue",
+    "VersionInfo",
+    "fingerprint",
+    "quoted",
+]
 
 FINGERPRINT_PREFIX = "ivfp1:"
 # The fingerprint is HMAC-SHA256 keyed with the secret over this fixed domain string, so it can be
@@ -26,6 +33,25 @@ def fingerprint(value: bytes | str) -> str:
     """
     key = value.encode() if isinstance(value, str) else value
     return FINGERPRINT_PREFIX + hmac.new(key, _FINGERPRINT_DOMAIN, hashlib.sha256).hexdigest()[:16]
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for an error message, unless the value could be a pasted secret.
+
+    Config values that are wrong get echoed back to help the reader, but a long high-entropy
+    string in the wrong place is more likely a secret than a name: show only its length.
+
+    >>> quoted("prod")
+    "'prod'"
+    >>> quoted("ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3")
+    '<a 43-character string, not shown>'
+    """
+    if isinstance(value, (str, bytes)):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        mixed = any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+        if len(text) >= 24 or (len(text) >= 12 and mixed):
+            return f"<a {len(text)}-character string, not shown>"
+    return repr(value)
 
 
 class SecretValue:

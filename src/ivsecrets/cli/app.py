@@ -85,7 +85,7 @@ class State:
             stderr=stderr,
             no_color=not self.color,
             highlight=False,
-            soft_wrap=not sys.stdout.isatty(),
+            width=None if sys.stdout.isatty() else 160,  # pipelines get room, not 80 columns
             quiet=self.quiet and not stderr,
         )
 

@@ -108,7 +108,7 @@ def _table(state: State, report: VerifyReport, output: Any) -> None:
         file=output,
         no_color=not state.color,
         highlight=False,
-        width=None if output.isatty() else 120,
+        width=None if output.isatty() else 160,
     )
     marks = {
         "ok": "[green]✓ ok[/]",
