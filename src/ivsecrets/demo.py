@@ -36,8 +36,10 @@ def main() -> int:
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 110)
-    console.print(f"configuration: [bold]{config.source}[/]"
-                  + (f" ({seeded} example secrets put in the environment)" if seeded else ""))
+    console.print(
+        f"configuration: [bold]{config.source}[/]"
+        + (f" ({seeded} example secrets put in the environment)" if seeded else "")
+    )
     secrets = Secrets(config)
     table = Table("environment", "reference", "fingerprint", "user_hash(user_id='42')")
     seen: dict[str, Environment] = {}
@@ -49,16 +51,21 @@ def main() -> int:
         if fp in seen:
             problems.append(f"{env} and {seen[fp]} share one secret ({fp})")
         seen[fp] = env
-        table.add_row(str(env), f"{ec.store}:{ec.reference}", fp,
-                      hasher.user_hash(user_id="42")[:12] + "…")
+        table.add_row(
+            str(env), f"{ec.store}:{ec.reference}", fp, hasher.user_hash(user_id="42")[:12] + "…"
+        )
     console.print(table)
-    token = secrets.hasher("web", config.workspaces[-1]).messenger_jwt(user_id="42",
-                                                                        expires_in=3600)
-    console.print(f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: "
-                  f"{token[:24]}… (HS256)")
+    token = secrets.hasher("web", config.workspaces[-1]).messenger_jwt(
+        user_id="42", expires_in=3600
+    )
+    console.print(
+        f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: {token[:24]}… (HS256)"
+    )
     stats = secrets.stats()
-    console.print(f"store calls: {sum(s['fetches'] for s in stats.values())} for "
-                  f"{len(config.environments)} environments (batched, cached)")
+    console.print(
+        f"store calls: {sum(s['fetches'] for s in stats.values())} for "
+        f"{len(config.environments)} environments (batched, cached)"
+    )
     secrets.close()
     for problem in problems:
         console.print(f"[red]✗ {problem}[/]")
