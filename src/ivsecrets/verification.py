@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivsecrets.api import Secrets
 from ivsecrets.config import Config, EnvironmentConfig, WorkspaceConfig
@@ -33,6 +33,9 @@ from ivsecrets.errors import (
 )
 from ivsecrets.hashing import user_hash
 from ivsecrets.secret import Secret, VersionInfo
+
+if TYPE_CHECKING:
+    from ivsecrets.plugins.intercom import IntercomSecret
 
 __all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "verify"]
 
@@ -121,9 +124,9 @@ class VerifyReport:
         return json.dumps(self.as_dict(), indent=2)
 
 
-#: Given a workspace, the Intercom secrets it has: each an object with ``id`` (str),
-#: ``supports(platform) -> bool`` and ``deleted`` (bool). None: no API token for it.
-IntercomLister = Callable[[WorkspaceConfig], "Sequence[Any] | None"]
+#: Given a workspace, the live Intercom secrets it has (``IntercomSecret``s from
+#: ``IntercomClient.list()``), or None when there is no API token for it.
+IntercomLister = Callable[[WorkspaceConfig], "Sequence[IntercomSecret] | None"]
 
 
 def verify(
@@ -395,7 +398,7 @@ def _check_intercom(
     versions: dict[Environment, list[VersionInfo] | StoreError],
     intercom: IntercomLister,
 ) -> None:
-    listed: dict[str, Sequence[Any] | IVSecretsError | None] = {}
+    listed: dict[str, Sequence[IntercomSecret] | IVSecretsError | None] = {}
     for report in reports:
         env = report.environment
         ec = config.environments.get(env)
@@ -425,24 +428,15 @@ def _check_intercom(
         elif isinstance(secrets, IVSecretsError):
             report.add("intercom", Status.error, f"Intercom API: {secrets}")
         else:
-            match = next((s for s in secrets if str(s.id) == recorded), None)
-            if match is None or getattr(match, "deleted", False):
-                report.add(
-                    "intercom",
-                    Status.fail,
-                    f"Intercom has no secret {recorded} any "
-                    "more: it was deleted; rotate this environment",
-                )
-            elif not match.supports(env.platform):
-                report.add(
-                    "intercom",
-                    Status.fail,
-                    f"Intercom secret {recorded} is not enabled "
-                    f"for {env.platform.value}: this is another platform's secret",
-                )
+            from ivsecrets.plugins.intercom import check_recorded_secret
+
+            check = check_recorded_secret(secrets, recorded, env.platform)
+            if check.ok:
+                report.add("intercom", Status.ok, check.describe())
             else:
                 report.add(
                     "intercom",
-                    Status.ok,
-                    f"Intercom secret {recorded} exists and is enabled for {env.platform.value}",
+                    Status.fail,
+                    f"{check.describe()}: this environment's "
+                    "secret is not one Intercom accepts for it; rotate it",
                 )

@@ -1,0 +1,734 @@
+"""A client for Intercom's identity-verification secret API (``/secure_mode_secrets``, Preview).
+
+Three calls: :meth:`IntercomClient.list` (metadata only), :meth:`IntercomClient.create` (the new
+secret, returned once, wrapped in a :class:`~ivsecrets.secret.SecretValue` at once) and
+:meth:`IntercomClient.delete`. One client talks to one workspace with that workspace's bearer token.
+
+Only the standard library is used (``http.client``), so the rotation works whatever extras are
+installed: ``requests`` comes with the ``gcp`` and ``vault`` extras but not with ``aws``.
+
+Retries: 429 (waiting ``Retry-After`` or ``X-RateLimit-Reset`` when sent), 5xx and connection
+failures are retried with jittered exponential backoff, a bounded number of times. ``create`` is the
+exception: Intercom's POST is not idempotent, so once a request may have reached Intercom (5xx, or
+the connection failed after sending) it raises :class:`IntercomAmbiguousCreateError` instead of
+retrying, and :meth:`IntercomClient.reconcile_create` finds what it may have created.
+
+No token or secret ever appears in a message, a repr or a log record.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import email.utils
+import enum
+import http.client
+import json
+import logging
+import os
+import random
+import secrets
+import ssl
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+from urllib.parse import SplitResult, quote, unquote, urlsplit
+
+from ivsecrets.config import WorkspaceConfig
+from ivsecrets.environments import Platform
+from ivsecrets.errors import ConfigError, IntercomAPIError
+from ivsecrets.secret import SecretValue
+
+__all__ = [
+    "API_VERSION",
+    "REGION_BASE_URLS",
+    "CreatedIntercomSecret",
+    "HTTPResponse",
+    "IntercomAmbiguousCreateError",
+    "IntercomAuthError",
+    "IntercomClient",
+    "IntercomNotFoundError",
+    "IntercomRateLimitedError",
+    "IntercomSecret",
+    "IntercomUnavailableError",
+    "RecordedSecretCheck",
+    "RecordedSecretState",
+    "RetryPolicy",
+    "Transport",
+    "TransportError",
+    "check_recorded_secret",
+    "http_client_transport",
+    "secrets_for_platform",
+]
+
+log = logging.getLogger("ivsecrets.intercom")
+
+# The /secure_mode_secrets endpoints exist only in Intercom's Preview API version.
+API_VERSION = "Preview"
+REGION_BASE_URLS: Mapping[str, str] = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# How far before the request Intercom's clock may put a secret we created (clock skew).
+_RECONCILE_SKEW = timedelta(minutes=5)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class IntercomAuthError(IntercomAPIError):
+    """Intercom refused the token (401) or its scopes (403): fix the token, do not retry."""
+
+
+class IntercomNotFoundError(IntercomAPIError):
+    """No such secret (404). On delete it means the secret is already gone."""
+
+
+class IntercomUnavailableError(IntercomAPIError):
+    """Intercom could not be reached or kept failing (5xx) after every retry; nothing is known
+    to have changed, except where the call is idempotent (list, delete)."""
+
+
+class IntercomRateLimitedError(IntercomUnavailableError):
+    """Intercom kept answering 429; ``retry_after`` is the wait it asked for, when it said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        workspace: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, workspace=workspace)
+        self.retry_after = retry_after
+
+
+class IntercomAmbiguousCreateError(IntercomAPIError):
+    """A create may or may not have happened at Intercom (5xx, or no answer after sending).
+
+    The secret value, if one was created, is lost: pass this error to
+    :meth:`IntercomClient.reconcile_create` to find the secret(s) and delete them. Deliberately not
+    an :class:`IntercomUnavailableError`, so a generic "try again later" handler cannot swallow it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        workspace: str | None,
+        name: str,
+        platforms: tuple[Platform, ...],
+        sent_at: datetime,
+        secret_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, workspace=workspace)
+        self.name = name
+        self.platforms = platforms
+        self.sent_at = sent_at
+        self.secret_id = secret_id
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntercomSecret:
+    """What Intercom reports about one secret: never its value."""
+
+    id: str
+    name: str
+    supports_web: bool
+    supports_ios: bool
+    supports_android: bool
+    created_at: datetime | None = None
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]:
+        """The platforms the secret is enabled for."""
+        return tuple(p for p in Platform if self.supports(p))
+
+    def supports(self, platform: Platform | str) -> bool:
+        """Whether the secret is enabled for ``platform``."""
+        return bool(getattr(self, f"supports_{Platform.parse(platform).value}"))
+
+
+@dataclass(frozen=True)
+class CreatedIntercomSecret:
+    """A secret just created: its metadata and its value, which Intercom will never show again."""
+
+    metadata: IntercomSecret
+    value: SecretValue
+
+    @property
+    def id(self) -> str:
+        return self.metadata.id
+
+    @property
+    def fingerprint(self) -> str:
+        return self.value.fingerprint
+
+
+class RecordedSecretState(str, enum.Enum):
+    """What Intercom says about a secret id we recorded."""
+
+    active = "active"
+    missing = "missing"
+    not_enabled = "not_enabled"
+
+
+@dataclass(frozen=True)
+class RecordedSecretCheck:
+    """The result of :func:`check_recorded_secret`; ``ok`` when the id is live for the platform."""
+
+    secret_id: str
+    platform: Platform
+    state: RecordedSecretState
+    secret: IntercomSecret | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state is RecordedSecretState.active
+
+    def describe(self) -> str:
+        """One sentence for ``ivsecrets verify``."""
+        if self.state is RecordedSecretState.active:
+            return f"Intercom secret {self.secret_id} exists and is enabled for {self.platform}"
+        if self.state is RecordedSecretState.missing:
+            return f"Intercom secret {self.secret_id} does not exist (deleted, or never created)"
+        enabled = ", ".join(str(p) for p in self.secret.platforms) if self.secret else ""
+        return (
+            f"Intercom secret {self.secret_id} exists but is not enabled for {self.platform}"
+            f" (enabled for: {enabled or 'no platform'})"
+        )
+
+
+def secrets_for_platform(
+    secrets: Iterable[IntercomSecret], platform: Platform | str
+) -> list[IntercomSecret]:
+    """The secrets enabled for ``platform``, newest first.
+
+    >>> web = IntercomSecret("1", "web only", True, False, False)
+    >>> web_ios = IntercomSecret("2", "web and ios", True, True, False)
+    >>> [s.id for s in secrets_for_platform([web, web_ios], "ios")]
+    ['2']
+    """
+    platform = Platform.parse(platform)
+    matching = [s for s in secrets if s.supports(platform)]
+    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    return sorted(matching, key=lambda s: (s.created_at or epoch, s.id), reverse=True)
+
+
+def check_recorded_secret(
+    secrets: Iterable[IntercomSecret], secret_id: str, platform: Platform | str
+) -> RecordedSecretCheck:
+    """Whether the recorded ``secret_id`` still exists at Intercom and is enabled for ``platform``.
+
+    >>> s = [IntercomSecret("7", "a", True, False, False)]
+    >>> check_recorded_secret(s, "7", "web").ok, check_recorded_secret(s, "7", "ios").state.value
+    (True, 'not_enabled')
+    """
+    platform = Platform.parse(platform)
+    for secret in secrets:
+        if secret.id == secret_id:
+            state = (
+                RecordedSecretState.active
+                if secret.supports(platform)
+                else RecordedSecretState.not_enabled
+            )
+            return RecordedSecretCheck(secret_id, platform, state, secret)
+    return RecordedSecretCheck(secret_id, platform, RecordedSecretState.missing)
+
+
+# --- transport ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HTTPResponse:
+    """A raw HTTP response; header names lower-case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TransportError(Exception):
+    """No HTTP response. ``sent`` is False only when the request surely never reached the server."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class Transport(Protocol):
+    """Sends one request; raises :class:`TransportError` when there is no response."""
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> HTTPResponse: ...
+
+
+def http_client_transport(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+) -> HTTPResponse:
+    """The default transport: one ``http.client`` connection per request, no redirects.
+
+    A fresh connection each time keeps "did it reach Intercom?" answerable: a failure while
+    connecting means not sent; a reused keep-alive connection could fail either way. Redirects are
+    not followed, so the token never goes to another host. ``HTTPS_PROXY``/``NO_PROXY`` are honoured
+    through a CONNECT tunnel.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        proxy = _https_proxy(host)
+        if proxy is None:
+            conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
+        else:
+            conn = http.client.HTTPSConnection(
+                proxy.hostname or "", proxy.port or 8080, timeout=timeout, context=context
+            )
+            tunnel_headers = {}
+            if proxy.username is not None:
+                user_pass = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+                tunnel_headers["Proxy-Authorization"] = (
+                    "Basic " + base64.b64encode(user_pass.encode()).decode()
+                )
+            conn.set_tunnel(host, parts.port or 443, headers=tunnel_headers)
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    try:
+        try:
+            conn.connect()
+        except OSError as err:
+            raise TransportError(f"could not connect: {type(err).__name__}", sent=False) from err
+        try:
+            conn.request(method, target, body=body, headers=dict(headers))
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException) as err:
+            raise TransportError(f"no response: {type(err).__name__}", sent=True) from err
+        return HTTPResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def _https_proxy(host: str) -> SplitResult | None:
+    proxy = urllib.request.getproxies().get("https")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry (seconds). ``attempts`` counts the first try."""
+
+    attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    # A longer Retry-After is not waited out: the error says how long to wait instead.
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or min(self.backoff_base, self.backoff_max, self.max_retry_after) < 0:
+            raise ValueError("attempts must be at least 1 and the delays non-negative")
+
+    def backoff(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (1-based): exponential, half of it jittered."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class IntercomClient:
+    """Intercom's secret API for one workspace. Thread-safe: it holds no connection state.
+
+    Every method raises :class:`IntercomAuthError` on 401/403, :class:`IntercomRateLimitedError` or
+    :class:`IntercomUnavailableError` once retries are exhausted, and :class:`IntercomAPIError` for
+    any other error answer.
+    """
+
+    def __init__(
+        self,
+        token: str | SecretValue,
+        *,
+        base_url: str = REGION_BASE_URLS["us"],
+        workspace: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: Transport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        api_version: str = API_VERSION,
+    ) -> None:
+        if isinstance(token, SecretValue):
+            token = token.reveal().decode()
+        token = token.strip()
+        if not token or any(c in token for c in "\r\n"):
+            raise ConfigError(
+                "the Intercom API token is empty or spans lines"
+                + (f" (workspace '{workspace}')" if workspace else "")
+            )
+        self._token = SecretValue(token)
+        self.base_url = _check_base_url(base_url, workspace)
+        self.workspace = workspace
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.api_version = api_version
+        self._transport: Transport = transport or http_client_transport
+        self._sleep = sleep
+
+    @classmethod
+    def from_workspace(
+        cls,
+        workspace: WorkspaceConfig,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> IntercomClient:
+        """A client for ``workspace``: its region (or ``intercom_base_url``) and the token in the
+        environment variable ``intercom_token_env`` names. ConfigError names that variable if unset.
+        ``options`` go to the constructor (``timeout``, ``retry``, ``transport``, ``sleep``).
+        """
+        environ = os.environ if environ is None else environ
+        variable = workspace.intercom_token_env or (
+            f"IVSECRETS_INTERCOM_TOKEN_{workspace.name.upper().replace('-', '_')}"
+        )
+        key = f"workspace.{workspace.name}"
+        token = environ.get(variable, "").strip()
+        if not token:
+            raise ConfigError(
+                f"the Intercom API token for workspace '{workspace.name}' is not set: "
+                f"environment variable {variable} is unset or empty",
+                key=f"{key}.intercom_token_env",
+                fix=f"export {variable}=<an Intercom access token for this workspace>",
+            )
+        base_url = workspace.intercom_base_url or REGION_BASE_URLS.get(workspace.intercom_region)
+        if base_url is None:
+            raise ConfigError(
+                f"unknown Intercom region {workspace.intercom_region!r}",
+                key=f"{key}.intercom_region",
+                fix="one of: " + ", ".join(REGION_BASE_URLS),
+            )
+        return cls(token, base_url=base_url, workspace=workspace.name, **options)
+
+    def __repr__(self) -> str:
+        return f"IntercomClient(workspace={self.workspace!r}, base_url={self.base_url!r})"
+
+    def list(self) -> list[IntercomSecret]:
+        """Every live secret of the workspace, metadata only."""
+        response, _ = self._send("list", "GET", "/secure_mode_secrets")
+        if response.status != 200:
+            raise self._error("list", response)
+        data = self._json("list", response).get("data")
+        if not isinstance(data, list):
+            raise IntercomAPIError(
+                "Intercom API: list answered without a 'data' array",
+                status=response.status,
+                workspace=self.workspace,
+            )
+        return [self._parse("list", item, response.status) for item in data]
+
+    def create(
+        self, platforms: Iterable[Platform | str] | Platform | str, *, name: str | None = None
+    ) -> CreatedIntercomSecret:
+        """Create a secret enabled for ``platforms`` and return it with its value.
+
+        ``name`` defaults to one unique to this call, which :meth:`reconcile_create` relies on.
+        Raises ValueError when no platform is given and :class:`IntercomAmbiguousCreateError`
+        when the outcome is unknown. Never retried once the request may have reached Intercom.
+        """
+        wanted = _platforms(platforms)
+        if not wanted:
+            raise ValueError("a secret must be enabled for at least one platform")
+        if name is None:
+            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            labels = "+".join(p.value for p in wanted)
+            name = f"ivsecrets {labels} {self.workspace or ''} {stamp} {secrets.token_hex(3)}"
+            name = " ".join(name.split())
+        payload: dict[str, object] = {"name": name}
+        payload.update({f"supports_{p.value}": p in wanted for p in Platform})
+        sent_at = datetime.now(timezone.utc)
+
+        def ambiguous(status: int | None, why: str, secret_id: str | None = None) -> Exception:
+            return IntercomAmbiguousCreateError(
+                f"Intercom API: create {why}; a secret may have been created at Intercom "
+                f"(name {name!r}): reconcile by listing secrets before creating again",
+                status=status,
+                workspace=self.workspace,
+                name=name,
+                platforms=wanted,
+                sent_at=sent_at,
+                secret_id=secret_id,
+            )
+
+        try:
+            response, _ = self._send(
+                "create", "POST", "/secure_mode_secrets", json.dumps(payload).encode(), create=True
+            )
+        except TransportError as err:
+            raise ambiguous(None, f"got no answer ({err})") from err
+        if response.status >= 500:
+            detail = self._detail(response)
+            raise ambiguous(response.status, f"failed with HTTP {response.status}{detail}")
+        if response.status not in (200, 201):
+            raise self._error("create", response)
+        data: Any = None
+        try:
+            data = json.loads(response.body)
+            value = data.pop("secret")
+            if not isinstance(value, str) or not value:
+                raise ValueError("no secret")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            secret_id = data.get("id") if isinstance(data, dict) else None
+            raise ambiguous(
+                response.status,
+                "succeeded but its answer holds no readable secret",
+                secret_id if isinstance(secret_id, str) else None,
+            ) from None
+        # The key is the base64url text itself, as Intercom's samples use it: never decoded.
+        secret = SecretValue(value)
+        metadata = self._parse("create", data, response.status)
+        log.info(
+            "created Intercom secret %s for %s (workspace %s, %s)",
+            metadata.id,
+            "+".join(p.value for p in wanted),
+            self.workspace,
+            secret.fingerprint,
+        )
+        return CreatedIntercomSecret(metadata, secret)
+
+    def delete(self, secret_id: str, *, missing_ok: bool = False) -> bool:
+        """Delete (soft-delete at Intercom) one secret; True if this call deleted it.
+
+        A secret that is already gone raises :class:`IntercomNotFoundError`, or returns False with
+        ``missing_ok=True`` (idempotent use). A 404 after an earlier attempt of this same call may
+        have reached Intercom counts as deleted by this call.
+        """
+        path = "/secure_mode_secrets/" + quote(secret_id, safe="")
+        response, maybe_applied = self._send("delete", "DELETE", path)
+        if response.status in (200, 202, 204):
+            log.info("deleted Intercom secret %s (workspace %s)", secret_id, self.workspace)
+            return True
+        if response.status == 404:
+            if maybe_applied:
+                return True
+            if missing_ok:
+                return False
+        raise self._error("delete", response, secret_id)
+
+    def secrets_for(self, platform: Platform | str) -> builtins.list[IntercomSecret]:
+        """The live secrets enabled for ``platform``, newest first (one list call)."""
+        return secrets_for_platform(self.list(), platform)
+
+    def check(self, secret_id: str, platform: Platform | str) -> RecordedSecretCheck:
+        """Whether a recorded secret id still exists and is enabled for ``platform``."""
+        return check_recorded_secret(self.list(), secret_id, platform)
+
+    def reconcile_create(
+        self, error: IntercomAmbiguousCreateError
+    ) -> builtins.list[IntercomSecret]:
+        """The secrets the failed create may have made (same name and platforms, created no
+        earlier than a few minutes before it was sent). Their values are lost: delete them."""
+        earliest = error.sent_at - _RECONCILE_SKEW
+        flags = set(error.platforms)
+        return [
+            s
+            for s in self.list()
+            if (s.id == error.secret_id or s.name == error.name)
+            and set(s.platforms) == flags
+            and (s.created_at is None or s.created_at >= earliest)
+        ]
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _send(
+        self, op: str, method: str, path: str, body: bytes | None = None, *, create: bool = False
+    ) -> tuple[HTTPResponse, bool]:
+        """Send with retries; returns the final response and whether an earlier attempt may have
+        reached Intercom. For create, a possibly-delivered attempt is returned, never retried."""
+        headers = {
+            "Authorization": "Bearer " + self._token.reveal().decode(),
+            "Accept": "application/json",
+            "Intercom-Version": self.api_version,
+            "User-Agent": "ivsecrets",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        url = self.base_url + path
+        maybe_applied = False
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= self.retry.attempts
+            try:
+                response = self._transport(method, url, headers, body, self.timeout)
+            except TransportError as err:
+                if create and err.sent:
+                    raise  # create() reports it as ambiguous
+                if last:
+                    raise IntercomUnavailableError(
+                        f"Intercom API: {op} failed after {attempt} attempts: {err}",
+                        workspace=self.workspace,
+                    ) from err
+                maybe_applied = maybe_applied or err.sent
+                self._pause(op, attempt, self.retry.backoff(attempt), str(err))
+                continue
+            log.debug("Intercom %s: HTTP %d (attempt %d)", op, response.status, attempt)
+            if response.status == 429:
+                wait = _retry_after(response.headers)
+                if last or (wait is not None and wait > self.retry.max_retry_after):
+                    raise IntercomRateLimitedError(
+                        f"Intercom API: {op} rate limited (HTTP 429) after {attempt} attempts"
+                        + (f"; retry after {wait:.0f}s" if wait is not None else ""),
+                        workspace=self.workspace,
+                        retry_after=wait,
+                    )
+                delay = wait if wait is not None else self.retry.backoff(attempt)
+                self._pause(op, attempt, delay, "HTTP 429")
+                continue
+            if response.status >= 500 and not create:
+                if last:
+                    raise IntercomUnavailableError(
+                        f"Intercom API: {op} failed with HTTP {response.status} after "
+                        f"{attempt} attempts{self._detail(response)}",
+                        status=response.status,
+                        workspace=self.workspace,
+                    )
+                maybe_applied = True
+                self._pause(op, attempt, self.retry.backoff(attempt), f"HTTP {response.status}")
+                continue
+            return response, maybe_applied
+
+    def _pause(self, op: str, attempt: int, delay: float, why: str) -> None:
+        log.warning(
+            "Intercom %s attempt %d failed (%s); retrying in %.2fs (workspace %s)",
+            op,
+            attempt,
+            why,
+            delay,
+            self.workspace,
+        )
+        self._sleep(delay)
+
+    def _error(self, op: str, response: HTTPResponse, secret_id: str | None = None) -> Exception:
+        status = response.status
+        what = f"{op} {secret_id}" if secret_id else op
+        message = f"Intercom API: {what} failed with HTTP {status}{self._detail(response)}"
+        cls: type[IntercomAPIError] = IntercomAPIError
+        if status in (401, 403):
+            cls = IntercomAuthError
+            message += " (is the workspace's access token valid, with the right scopes?)"
+        elif status == 404:
+            cls = IntercomNotFoundError
+        return cls(message, status=status, workspace=self.workspace)
+
+    def _detail(self, response: HTTPResponse) -> str:
+        """Intercom's error code, message and request id, for the error message."""
+        try:
+            data = json.loads(response.body)
+            first = data["errors"][0]
+            text = f"{first.get('code')}: {first.get('message') or ''}".strip(": ")
+            if data.get("request_id"):
+                text += f"; request_id {data['request_id']}"
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return ""
+        token = self._token.reveal().decode()
+        text = text.replace(token, "<token>")
+        return f" ({''.join(c for c in text[:300] if c.isprintable())})"
+
+    def _json(self, op: str, response: HTTPResponse) -> dict[str, Any]:
+        try:
+            data = json.loads(response.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise IntercomAPIError(
+                f"Intercom API: {op} answered HTTP {response.status} with a body that is not a "
+                "JSON object",
+                status=response.status,
+                workspace=self.workspace,
+            )
+        return data
+
+    def _parse(self, op: str, item: object, status: int) -> IntercomSecret:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise IntercomAPIError(
+                f"Intercom API: {op} answered with a secret that has no string id",
+                status=status,
+                workspace=self.workspace,
+            )
+        created = item.get("created_at")
+        return IntercomSecret(
+            id=item["id"],
+            name=str(item.get("name") or ""),
+            supports_web=item.get("supports_web") is True,
+            supports_ios=item.get("supports_ios") is True,
+            supports_android=item.get("supports_android") is True,
+            created_at=_timestamp(created),
+        )
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _platforms(value: Iterable[Platform | str] | Platform | str) -> tuple[Platform, ...]:
+    items = [value] if isinstance(value, (str, Platform)) else list(value)
+    return tuple(dict.fromkeys(Platform.parse(p) for p in items))
+
+
+def _check_base_url(base_url: str, workspace: str | None) -> str:
+    parts = urlsplit(base_url)
+    local = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if not parts.hostname or (parts.scheme != "https" and not local) or parts.query:
+        raise ConfigError(
+            f"not a usable Intercom API base URL: {base_url!r}",
+            key=f"workspace.{workspace}.intercom_base_url" if workspace else None,
+            fix="use https://... (plain http only to localhost), or leave it unset to use the "
+            "region's URL",
+        )
+    return base_url.rstrip("/")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``
+    (Unix time the window resets, which Intercom sends); None if neither is usable."""
+    value = headers.get("retry-after", "").strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    if reset:
+        try:
+            return max(0.0, float(reset) - time.time())
+        except ValueError:
+            pass
+    return None
