@@ -1,0 +1,151 @@
+"""``ivsecrets rotate`` and ``ivsecrets rollback``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ivsecrets.cli.app import CliError, State, cli, pass_state
+from ivsecrets.cli.commands import PLATFORM
+
+if TYPE_CHECKING:
+    from ivsecrets.rotation import RotationResult
+    from ivsecrets.secret import SecretValue
+
+
+@cli.command()
+@click.argument("platform", type=PLATFORM)
+@click.argument("workspace")
+@click.option(
+    "--from-intercom",
+    is_flag=True,
+    help="Create the new secret with Intercom's API (POST /secure_mode_secrets).",
+)
+@click.option(
+    "--from-file",
+    type=click.File("r"),
+    help="Read the new secret from this file ('-' for standard input).",
+)
+@click.option(
+    "--finish",
+    is_flag=True,
+    help="After the grace period: delete the previous "
+    "secret at Intercom and retire it in the store.",
+)
+@click.option("--abort", is_flag=True, help="Discard a staged, unpromoted rotation.")
+@click.option(
+    "--grace",
+    type=float,
+    metavar="SECONDS",
+    help="With --finish: the grace period (default: cache TTL + max_stale).",
+)
+@click.option(
+    "--update-config",
+    is_flag=True,
+    help="Write the new fingerprint as the environment's pin in the config file.",
+)
+@pass_state
+def rotate(
+    state: State,
+    platform: str,
+    workspace: str,
+    from_intercom: bool,
+    from_file: Any,
+    finish: bool,
+    abort: bool,
+    grace: float | None,
+    update_config: bool,
+) -> None:
+    """Rotate an environment's secret: stage, check, promote; or --finish / --abort.
+
+    The new secret comes from Intercom (--from-intercom), a file (--from-file), standard input
+    when it is not a terminal, or a hidden prompt: never from the command line. Re-running an
+    interrupted rotation continues where it stopped.
+    """
+    from ivsecrets.rotation import Rotator
+
+    if sum((from_intercom, from_file is not None, finish, abort)) > 1:
+        raise CliError("choose one of --from-intercom, --from-file, --finish, --abort", 2)
+    if grace is not None and not finish:
+        raise CliError("--grace goes with --finish", 2)
+    rotator = Rotator(state.config, secrets=state.secrets)
+    if finish:
+        result = rotator.finish(platform, workspace, grace=grace)
+    elif abort:
+        result = rotator.abort(platform, workspace)
+    else:
+        staged = rotator.state(platform, workspace).pending is not None
+        value = None if from_intercom or staged else _read_new_secret(from_file)
+        result = rotator.rotate(
+            platform, workspace, new_value=value, from_intercom=from_intercom and not staged
+        )
+        if update_config and result.fingerprint:
+            _update_pin(state, result)
+    _report(result)
+
+
+@cli.command()
+@click.argument("platform", type=PLATFORM)
+@click.argument("workspace")
+@click.option(
+    "--update-config", is_flag=True, help="Write the restored fingerprint as the environment's pin."
+)
+@pass_state
+def rollback(state: State, platform: str, workspace: str, update_config: bool) -> None:
+    """Make the previous version current again (refused once its Intercom secret is deleted)."""
+    from ivsecrets.rotation import Rotator
+
+    result = Rotator(state.config, secrets=state.secrets).rollback(platform, workspace)
+    if update_config and result.fingerprint:
+        _update_pin(state, result)
+    _report(result)
+
+
+def _read_new_secret(source: Any) -> SecretValue:
+    from ivsecrets.secret import SecretValue
+
+    if source is not None:
+        text = source.read()
+    elif not sys.stdin.isatty():
+        text = sys.stdin.read()
+    else:
+        text = click.prompt(
+            "New secret (input hidden)",
+            hide_input=True,
+            confirmation_prompt=True,
+            prompt_suffix=": ",
+        )
+    # Only the line ending a file or pipe adds is dropped; anything else is the operator's
+    # value and is checked (surrounding whitespace is refused, never silently changed).
+    text = text[:-1] if text.endswith("\n") else text
+    if not text:
+        raise CliError("no new secret was given", 2)
+    return SecretValue(text)
+
+
+def _update_pin(state: State, result: RotationResult) -> None:
+    from ivsecrets.rotation import write_pin
+
+    path = state.config.path
+    if path is None:
+        raise CliError(
+            "--update-config needs a configuration file (--config or "
+            "./ivsecrets.toml); the rotation itself succeeded",
+            2,
+        )
+    assert result.fingerprint is not None
+    write_pin(Path(path), result.environment, result.fingerprint)
+    click.echo(f"pinned {result.environment} to {result.fingerprint} in {path}")
+
+
+def _report(result: RotationResult) -> None:
+    click.echo(
+        f"{result.environment}: {result.action}"
+        + (f"; current secret {result.fingerprint}" if result.fingerprint else "")
+        + (f" (was {result.previous_fingerprint})" if result.previous_fingerprint else "")
+    )
+    for note in result.notes:
+        click.echo(f"  {note}")
