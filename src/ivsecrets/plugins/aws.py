@@ -1,0 +1,447 @@
+"""The ``aws`` store: AWS Secrets Manager, through boto3 (``pip install 'ivsecrets[aws]'``).
+
+Reference: a secret name or ARN, optionally ``#key`` for a key of a JSON secret string. Stages are
+Secrets Manager's staging labels: AWSCURRENT, AWSPREVIOUS and AWSPENDING.
+
+Options in ``[stores.NAME]``, all optional: ``region``, ``profile``, ``endpoint_url`` (boto3 also
+reads ``AWS_ENDPOINT_URL``), ``connect_timeout`` and ``read_timeout`` (seconds), ``max_attempts``
+(attempts per call, retries included). A ready client or boto3 session can be injected instead.
+
+Reading costs one ``BatchGetSecretValue`` call per 20 secrets (failures reported per secret);
+other stages are read with ``GetSecretValue(VersionStage=...)``, always naming the stage. Rotation
+puts the new value under AWSPENDING and promotes it with one compare-and-set
+``UpdateSecretVersionStage``; the Intercom secret id of each version is kept in a secret tag
+``ivsecrets:intercom:<VersionId>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ivsecrets.config import StoreConfig
+from ivsecrets.environments import Environment, Stage
+from ivsecrets.errors import (
+    AccessDeniedError,
+    ConcurrentRotationError,
+    MissingExtraError,
+    RotationError,
+    SecretNotFoundError,
+    StoreError,
+    StoreThrottledError,
+    StoreUnavailableError,
+)
+from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.secret import SecretValue, VersionInfo
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+__all__ = ["AwsProvider", "redact_botocore_debug_logs"]
+
+log = logging.getLogger("ivsecrets")
+
+LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
+BATCH_SIZE = 20  # the most SecretIds one BatchGetSecretValue call accepts
+INTERCOM_TAG = "ivsecrets:intercom:"
+
+# Error codes by what a caller does about them. DecryptionFailure: the caller may not use the
+# secret's KMS key.
+_DENIED = {
+    *("AccessDeniedException", "AccessDenied", "DecryptionFailure"),
+    *("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException"),
+    *("SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken"),
+}
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
+
+
+class _RedactSecretPayloads(logging.Filter):
+    """Drops the arguments of botocore DEBUG records that hold a secret value (the request and
+    response bodies botocore logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and any(m in record.getMessage() for m in ("SecretString", "SecretBinary")):
+            record.msg = f"{record.msg} [arguments redacted by ivsecrets: a secret payload]"
+            record.args = None
+        return True
+
+
+_redaction = _RedactSecretPayloads()
+
+
+def redact_botocore_debug_logs() -> None:
+    """Keep botocore's DEBUG logging from printing secret values (idempotent, process-wide).
+
+    Every AwsProvider calls it; it does not import botocore.
+    """
+    for name in ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest"):
+        logger = logging.getLogger(name)
+        if _redaction not in logger.filters:
+            logger.addFilter(_redaction)
+
+
+class AwsProvider(Provider):
+    """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
+
+    plugin = "aws"
+
+    def __init__(
+        self,
+        store: StoreConfig,
+        *,
+        client: SecretsManagerClient | None = None,
+        session: Session | None = None,
+    ) -> None:
+        super().__init__(store)
+        redact_botocore_debug_logs()
+        self.region = self.option("region", str, "") or None
+        self.profile = self.option("profile", str, "") or None
+        self.endpoint_url = self.option("endpoint_url", str, "") or None
+        self.connect_timeout = self.option("connect_timeout", float, 3.0)
+        self.read_timeout = self.option("read_timeout", float, 10.0)
+        self.max_attempts = self.option("max_attempts", int, 3)
+        if self.max_attempts < 1:
+            raise store.error("max_attempts", "must be at least 1", fix="max_attempts = 3")
+        self._injected = client
+        self._session = session
+        self._client: SecretsManagerClient | None = client
+        self._lock = threading.Lock()
+        self._batch = True  # False once the credentials proved unable to call the batch API
+
+    def reset(self) -> None:
+        """Drop the client built here (an injected client is kept: it is the caller's)."""
+        with self._lock:
+            self._client = self._injected
+            self._batch = True
+
+    def client(self) -> SecretsManagerClient:
+        """The Secrets Manager client, built on first use from the options and AWS_* variables."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build_client()
+                client = self._client
+        return client
+
+    def _build_client(self) -> SecretsManagerClient:
+        try:
+            import boto3
+            from botocore.config import Config as BotoConfig
+            from botocore.exceptions import NoRegionError, ProfileNotFound
+        except ImportError:
+            raise MissingExtraError(self.plugin, "boto3", "aws") from None
+        try:
+            session = self._session or boto3.session.Session(profile_name=self.profile)
+            return session.client(
+                "secretsmanager",
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=BotoConfig(
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
+                    retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
+                ),
+            )
+        except ProfileNotFound:
+            raise self.store.error(
+                "profile", f"no AWS profile named {self.profile!r}", fix="check ~/.aws/config"
+            ) from None
+        except NoRegionError:
+            raise self.store.error(
+                "region", "no AWS region configured", fix='region = "us-east-1" or AWS_REGION'
+            ) from None
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
+        # Always name the stage: a read without one returns moto's stale default version.
+        if version is not None:
+            response = self.client().get_secret_value(SecretId=ref.name, VersionId=version)
+        else:
+            response = self.client().get_secret_value(SecretId=ref.name, VersionStage=LABELS[stage])
+        return _fetched(response, stage)
+
+    def _fetch_current_many(
+        self, refs: Sequence[Reference]
+    ) -> Mapping[Reference, Fetched | Exception]:
+        if not self._batch:
+            return super()._fetch_current_many(refs)
+        names = list(dict.fromkeys(ref.name for ref in refs))
+        found: dict[str, Fetched | Exception] = {}
+        for start in range(0, len(names), BATCH_SIZE):
+            chunk = names[start : start + BATCH_SIZE]
+            try:
+                found.update(self._batch_get(chunk))
+            except Exception as err:  # noqa: BLE001 - reported per reference, translated later
+                if _code(err) not in ("AccessDeniedException", "AccessDenied"):
+                    found.update(dict.fromkeys(chunk, err))
+                    continue
+                # Policies written for GetSecretValue alone are common: keep working, one call
+                # per secret, rather than fail every environment.
+                log.warning(
+                    "ivsecrets: store '%s' may not call secretsmanager:BatchGetSecretValue; "
+                    "loading one secret per call (grant it to load them all in one call)",
+                    self.name,
+                )
+                self._batch = False
+                return super()._fetch_current_many(refs)
+        return {ref: found[ref.name] for ref in refs if ref.name in found}
+
+    def _batch_get(self, names: list[str]) -> dict[str, Fetched | Exception]:
+        response = self.client().batch_get_secret_value(SecretIdList=names)
+        found: dict[str, Fetched | Exception] = {
+            e.get("SecretId", ""): _error(e.get("ErrorCode", ""), e.get("Message", ""), 400)
+            for e in response.get("Errors", [])
+        }
+        for entry in response.get("SecretValues", []):
+            arn, name = entry.get("ARN", ""), entry.get("Name", "")
+            for wanted in names:
+                if wanted in (arn, name) or _partial_arn(wanted, arn):
+                    found[wanted] = _fetched(entry, Stage.current)
+        return found
+
+    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
+        """Every labelled version with its stages, fingerprint and recorded Intercom secret id."""
+        ref = Reference.parse(reference)
+        try:
+            labels, tags = self._describe(ref)
+        except Exception as err:  # translated at the boundary
+            error = self._as_store_error(err, ref, environment)
+            if isinstance(error, AccessDeniedError):  # no DescribeSecret: by stage, no Intercom ids
+                return super().versions(environment, reference)
+            raise error from err
+        found = []
+        for version, names in labels.items():
+            stages = tuple(stage for stage, label in LABELS.items() if label in names)
+            if not stages:
+                continue
+            try:
+                secret = self.load(environment, reference, stages[0], version)
+            except SecretNotFoundError:
+                continue
+            intercom_id = tags.get(INTERCOM_TAG + version)
+            info = VersionInfo(version, stages, secret.fingerprint, secret.created_at, intercom_id)
+            found.append(info)
+        return found
+
+    def _translate(self, err: Exception) -> StoreError | None:
+        try:
+            from botocore import exceptions as bx
+        except ImportError:  # pragma: no cover - then err cannot come from botocore
+            return None
+        if isinstance(err, bx.ClientError):
+            return _error(*_client_error(err))
+        if isinstance(err, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+            return AccessDeniedError(
+                "no usable AWS credentials (set a profile, AWS_* variables or a role)"
+            )
+        if isinstance(err, (bx.HTTPClientError, bx.ConnectionError)):
+            return StoreUnavailableError(f"AWS Secrets Manager could not be reached: {err}")
+        return None
+
+    # -- rotation -------------------------------------------------------------------------------
+
+    def _stage(
+        self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
+    ) -> VersionInfo:
+        labels, tags = self._describe(ref)
+        current, pending = _holder(labels, Stage.current), _holder(labels, Stage.pending)
+        if pending is not None and pending == current:
+            # Left on the current version by an interrupted promote: not a staged rotation.
+            self._unlabel(ref, Stage.pending, pending)
+            pending = None
+        if pending is not None:
+            staged = self.load(None, str(ref), Stage.pending, pending)
+            if staged.value != value:
+                raise ConcurrentRotationError(
+                    f"another value is already staged (version {pending}); finish or discard "
+                    "that rotation first"
+                )
+            version, created_at = pending, staged.created_at
+        else:
+            try:
+                response = self.client().put_secret_value(
+                    SecretId=ref.name,
+                    ClientRequestToken=str(uuid.uuid4()),
+                    VersionStages=[LABELS[Stage.pending]],
+                    **self._payload(ref, value),
+                )
+            except Exception as err:
+                code, _, status = _client_error(err)
+                if not code:
+                    raise
+                # AWS's validation messages may quote the rejected value: keep the code only.
+                raise _error(code, "", status) from None
+            version, created_at = response["VersionId"], None
+            labels, tags = self._describe(ref)
+            if _holder(labels, Stage.pending) != version:
+                raise ConcurrentRotationError("another rotation staged a value at the same time")
+        if intercom_secret_id and tags.get(INTERCOM_TAG + version) != intercom_secret_id:
+            self.client().tag_resource(
+                SecretId=ref.name,
+                Tags=[{"Key": INTERCOM_TAG + version, "Value": intercom_secret_id}],
+            )
+        # Tags are per secret: drop those of versions AWS may delete (no label left).
+        stale = [
+            k for k in tags if k.startswith(INTERCOM_TAG) and k[len(INTERCOM_TAG) :] not in labels
+        ]
+        if stale:
+            self.client().untag_resource(SecretId=ref.name, TagKeys=stale)
+        return VersionInfo(
+            version, (Stage.pending,), value.fingerprint, created_at, intercom_secret_id
+        )
+
+    def _promote(
+        self, ref: Reference, pending_version: str, expected_current_version: str | None
+    ) -> None:
+        labels, _ = self._describe(ref)
+        current = _holder(labels, Stage.current)
+        if current != pending_version:
+            if expected_current_version is not None and current != expected_current_version:
+                raise ConcurrentRotationError(
+                    f"the current version is {current}, not {expected_current_version}"
+                )
+            if LABELS[Stage.pending] not in labels.get(pending_version, []):
+                raise ConcurrentRotationError(f"version {pending_version} is no longer pending")
+            # AWS moves AWSPREVIOUS to the version AWSCURRENT leaves, in the same call.
+            self._move_current(ref, pending_version, current)
+        if LABELS[Stage.pending] in labels.get(pending_version, []):
+            self._unlabel(ref, Stage.pending, pending_version)
+
+    def _rollback(self, ref: Reference, expected_current_version: str) -> None:
+        labels, _ = self._describe(ref)
+        current, previous = _holder(labels, Stage.current), _holder(labels, Stage.previous)
+        if current != expected_current_version:
+            raise ConcurrentRotationError(
+                f"the current version is {current}, not {expected_current_version}"
+            )
+        if previous is None:
+            raise RotationError("there is no previous version to roll back to (retired?)")
+        self._move_current(ref, previous, current)
+
+    def _retire_previous(self, ref: Reference, expected_previous_version: str) -> None:
+        labels, _ = self._describe(ref)
+        previous = _holder(labels, Stage.previous)
+        if previous is None:
+            return  # already retired: a resumed run
+        if previous != expected_previous_version:
+            raise ConcurrentRotationError(
+                f"the previous version is {previous}, not {expected_previous_version}"
+            )
+        self._unlabel(ref, Stage.previous, previous)
+
+    def _discard_pending(self, ref: Reference, pending_version: str) -> None:
+        labels, _ = self._describe(ref)
+        pending = _holder(labels, Stage.pending)
+        if pending is None:
+            return
+        if pending != pending_version:
+            raise ConcurrentRotationError(
+                f"the pending version is {pending}, not {pending_version}"
+            )
+        self._unlabel(ref, Stage.pending, pending)
+
+    def _describe(self, ref: Reference) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """The secret's labelled versions ({VersionId: labels}) and its tags."""
+        described = self.client().describe_secret(SecretId=ref.name)
+        labels = {v: s for v, s in described.get("VersionIdsToStages", {}).items() if s}
+        return labels, {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+
+    def _move_current(self, ref: Reference, to: str, from_: str | None) -> None:
+        kwargs = {"RemoveFromVersionId": from_} if from_ else {}
+        try:
+            self.client().update_secret_version_stage(
+                SecretId=ref.name, VersionStage=LABELS[Stage.current], MoveToVersionId=to, **kwargs
+            )
+        except Exception as err:
+            # AWS refuses the move when RemoveFromVersionId no longer holds AWSCURRENT.
+            refused = _code(err) in ("InvalidParameterException", "InvalidRequestException")
+            if refused and _holder(self._describe(ref)[0], Stage.current) != from_:
+                raise ConcurrentRotationError("the current version changed meanwhile") from err
+            raise
+
+    def _unlabel(self, ref: Reference, stage: Stage, version: str) -> None:
+        self.client().update_secret_version_stage(
+            SecretId=ref.name, VersionStage=LABELS[stage], RemoveFromVersionId=version
+        )
+
+    def _payload(self, ref: Reference, value: SecretValue) -> dict[str, Any]:
+        raw = value.reveal()
+        if ref.key is not None:
+            # Replace one key of the JSON document, keeping the others as they are now.
+            current = self._fetch(ref, Stage.current, None).value
+            document = json.loads(current)
+            if not isinstance(document, dict):
+                raise RotationError("the secret is not a JSON object; cannot set a key in it")
+            document[ref.key] = raw.decode()
+            return {"SecretString": json.dumps(document)}
+        try:
+            return {"SecretString": raw.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"SecretBinary": raw}
+
+
+def _fetched(entry: Mapping[str, Any], stage: Stage) -> Fetched:
+    value = entry.get("SecretString")
+    if value is None:
+        value = entry.get("SecretBinary")
+    if value is None:
+        raise SecretNotFoundError("the secret version has no value")
+    labels = entry.get("VersionStages") or []
+    labelled = [s for s, label in LABELS.items() if label in labels]
+    return Fetched(
+        value=value,
+        version=entry.get("VersionId"),
+        created_at=entry.get("CreatedDate"),
+        stage=stage if stage in labelled or not labelled else labelled[0],
+        metadata={"arn": entry.get("ARN", ""), "name": entry.get("Name", "")},
+    )
+
+
+def _partial_arn(reference: str, arn: str) -> bool:
+    # An ARN without the "-" and six random characters AWS appends to it names the secret too.
+    return reference.startswith("arn:") and arn[:-7] == reference and arn[-7:-6] == "-"
+
+
+def _holder(labels: Mapping[str, list[str]], stage: Stage) -> str | None:
+    return next((v for v, names in labels.items() if LABELS[stage] in names), None)
+
+
+def _client_error(err: Exception) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of a botocore ClientError; empty for other exceptions."""
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return "", "", 0
+    info = response.get("Error", {})
+    code, message = str(info.get("Code", "")), str(info.get("Message", ""))
+    if message.startswith("<"):
+        # An XML error body botocore could not parse as JSON (proxies; moto's IAM checks).
+        found = {m[0]: m[1] for m in re.findall(r"<(Code|Message)>([^<]*)</", message)}
+        code, message = found.get("Code", code), found.get("Message", "")
+    return code, message, int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+
+
+def _code(err: Exception) -> str:
+    return _client_error(err)[0]
+
+
+def _error(code: str, message: str, status: int) -> StoreError:
+    text = f"AWS Secrets Manager answered {code or status}" + (f": {message}" if message else "")
+    if code == "ResourceNotFoundException" or (
+        code == "InvalidRequestException" and "delet" in message.lower()
+    ):
+        return SecretNotFoundError(text)
+    if code in _DENIED or status in (401, 403):
+        return AccessDeniedError(text)
+    if code in _THROTTLED or status == 429:
+        return StoreThrottledError(text)
+    if status >= 500 or code in ("InternalServiceError", "ServiceUnavailable"):
+        return StoreUnavailableError(text)
+    return StoreError(text)

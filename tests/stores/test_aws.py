@@ -1,0 +1,542 @@
+"""The aws store against moto's Secrets Manager via HTTP (fixtures: tests/servers/aws.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+import ivsecrets
+from ivsecrets import (
+    AccessDeniedError,
+    ConfigError,
+    Environment,
+    SecretNotFoundError,
+    Secrets,
+    SecretValue,
+    Stage,
+    StaleSecretError,
+    StoreError,
+    StoreUnavailableError,
+    parse_config,
+    user_hash,
+)
+from ivsecrets.config import StoreConfig
+from ivsecrets.errors import MissingExtraError, StoreThrottledError
+from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider
+from ivsecrets.provider import Provider
+from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, WritableProviderContract
+from tests.servers.aws import (
+    REGION,
+    AwsSix,
+    MotoServer,
+    aws_boto_session,
+    aws_config_text,
+    iam_user,
+)
+
+IOS_PROD, WEB_PROD = Environment.of("ios", "prod"), Environment.of("web", "prod")
+
+
+def store(**options: object) -> StoreConfig:
+    return StoreConfig("aws", "aws", MappingProxyType(options))
+
+
+def count_calls(provider: AwsProvider) -> list[str]:
+    """The name of every API operation the provider's client calls from now on."""
+    calls: list[str] = []
+    provider.client().meta.events.register(
+        "before-call.secretsmanager.*", lambda model, **_: calls.append(model.name)
+    )
+    return calls
+
+
+@pytest.fixture
+def admin_provider(aws_client: Any) -> AwsProvider:
+    """A provider with the admin client injected."""
+    return AwsProvider(store(), client=aws_client)
+
+
+@pytest.fixture
+def secrets_of() -> Iterator[Callable[..., Secrets]]:
+    """Build ``Secrets`` that are closed after the test (no refresher threads left behind)."""
+    built: list[Secrets] = []
+
+    def build(config: Any, **kwargs: Any) -> Secrets:
+        built.append(Secrets(config, **kwargs))
+        return built[-1]
+
+    yield build
+    for secrets in built:
+        secrets.close()
+
+
+class TestAwsContract(WritableProviderContract):
+    @pytest.fixture
+    def provider(self, moto_server: str) -> Provider:
+        # Built from options, as a configuration would, with dummy credentials injected.
+        options = store(region=REGION, endpoint_url=moto_server)
+        return AwsProvider(options, session=aws_boto_session())
+
+    @pytest.fixture
+    def seed(self, aws_seed: Callable[..., str]) -> Callable[..., str]:
+        return aws_seed
+
+
+# -- issue 3 "Done when" -------------------------------------------------------------------------
+
+
+def test_get_hasher_end_to_end_with_the_readme_config(
+    aws_six: AwsSix, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ivsecrets.toml"
+    path.write_text(aws_six.config_text)
+    monkeypatch.setenv("IVSECRETS_CONFIG", str(path))
+    for env, secret in aws_six.secrets.items():
+        hasher = ivsecrets.get_hasher(env.platform.value, env.workspace)
+        assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
+        assert hasher.fingerprint == ivsecrets.fingerprint(secret)
+
+
+def test_endpoint_url_comes_from_aws_endpoint_url(aws_six: AwsSix, secrets_of: Any) -> None:
+    # aws_env sets AWS_ENDPOINT_URL; boto3 reads it when the option is absent.
+    text = aws_six.config_text.replace(f'endpoint_url = "{aws_six.endpoint_url}"\n', "")
+    assert "endpoint_url" not in text
+    secrets = secrets_of(parse_config(text))
+    secret = aws_six.secrets[IOS_PROD]
+    assert secrets.hasher("ios", "prod").user_hash(email="a@b.c") == user_hash(
+        secret, email="a@b.c"
+    )
+
+
+def test_cold_start_of_six_secrets_costs_one_api_call(aws_six: AwsSix, secrets_of: Any) -> None:
+    provider = AwsProvider(aws_six.config.stores["aws"], session=aws_boto_session())
+    calls = count_calls(provider)
+    sent: list[str] = []
+    provider.client().meta.events.register(
+        "before-send.secretsmanager.*", lambda request, **_: sent.append(request.url)
+    )
+    secrets = secrets_of(aws_six.config, providers={"aws": provider})
+    for env, secret in aws_six.secrets.items():
+        hasher = secrets.hasher(env.platform, env.workspace)
+        assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
+    assert calls == ["BatchGetSecretValue"]
+    assert len(sent) == 1  # and no retry behind it
+
+
+def test_missing_secret_fails_its_environment_only(
+    aws_six: AwsSix, aws_client: Any, secrets_of: Any
+) -> None:
+    missing = aws_six.references[IOS_PROD]
+    aws_client.delete_secret(SecretId=missing, ForceDeleteWithoutRecovery=True)
+    secrets = secrets_of(aws_six.config)
+    with pytest.raises(SecretNotFoundError) as info:
+        secrets.hasher("ios", "prod").user_hash(user_id="42")
+    assert info.value.environment == IOS_PROD
+    assert info.value.reference == missing
+    assert info.value.store == "aws"
+    web = aws_six.secrets[WEB_PROD]
+    assert secrets.hasher("web", "prod").user_hash(user_id="42") == user_hash(web, user_id="42")
+    assert all(value not in str(info.value) for value in aws_six.secrets.values())
+
+
+def _profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **profiles: dict[str, str]) -> None:
+    """Write an AWS shared credentials file with these profiles, and use it instead of env keys."""
+    lines = []
+    for name, keys in profiles.items():
+        lines += [f"[{name}]", *(f"{k} = {v}" for k, v in keys.items()), ""]
+    path = tmp_path / "credentials"
+    path.write_text("\n".join(lines))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(path))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+
+def test_denied_environment_fails_while_others_keep_working(
+    aws_six: AwsSix,
+    moto_control: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets_of: Any,
+) -> None:
+    # moto enforces IAM per action only (not per secret ARN), so the denied environment reads
+    # through its own store whose profile belongs to a user with no Secrets Manager permission.
+    reader = iam_user(
+        moto_control.url,
+        "reader",
+        ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"],
+    )
+    nobody = iam_user(moto_control.url, "nobody", [])
+    _profiles(tmp_path, monkeypatch, reader=reader, nobody=nobody)
+    endpoint = f'region = "{REGION}"\nendpoint_url = "{moto_control.url}"\n'
+    config = parse_config(
+        'store = "aws"\n'
+        f'[stores.aws]\nprofile = "reader"\n{endpoint}'
+        f'[stores.aws-ios]\nplugin = "aws"\nprofile = "nobody"\n{endpoint}'
+        '[environments.ios.prod]\nstore = "aws-ios"\n'
+    )
+    with moto_control.iam_enforced():
+        secrets = secrets_of(config)
+        with pytest.raises(AccessDeniedError, match="not authorized") as info:
+            secrets.hasher("ios", "prod").user_hash(user_id="42")
+        assert info.value.environment == IOS_PROD
+        assert info.value.store == "aws-ios"
+        for env, secret in aws_six.secrets.items():
+            if env != IOS_PROD:
+                hasher = secrets.hasher(env.platform, env.workspace)
+                assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
+
+
+def test_reader_without_the_batch_permission_reads_one_by_one(
+    aws_six: AwsSix, moto_control: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = iam_user(moto_control.url, "get-only", ["secretsmanager:GetSecretValue"])
+    provider = AwsProvider(aws_six.config.stores["aws"], session=aws_boto_session(**keys))
+    wanted = {env: aws_six.references[env] for env in aws_six.secrets}
+    with moto_control.iam_enforced():
+        calls = count_calls(provider)
+        first = provider.load_many(wanted)
+        assert calls == ["BatchGetSecretValue"] + ["GetSecretValue"] * 6
+        calls.clear()
+        second = provider.load_many(wanted)
+        assert calls == ["GetSecretValue"] * 6  # the batch is not retried on every refresh
+        # Without DescribeSecret, versions are still listed (by stage).
+        versions = provider.versions(IOS_PROD, aws_six.references[IOS_PROD])
+        assert [v.stages for v in versions] == [(Stage.current,)]
+        assert versions[0].fingerprint == ivsecrets.fingerprint(aws_six.secrets[IOS_PROD])
+    for results in (first, second):
+        for env, secret in aws_six.secrets.items():
+            loaded = results[env]
+            assert not isinstance(loaded, Exception)
+            assert loaded.value.reveal() == secret.encode()
+    assert "BatchGetSecretValue" in caplog.text
+
+
+def test_outage_serves_stale_then_fails_closed_then_recovers(
+    aws_six: AwsSix, moto_control: MotoServer, secrets_of: Any
+) -> None:
+    text = aws_config_text(
+        moto_control.url,
+        cache="ttl = 0.2\nmax_stale = 1\nbackoff_base = 0.05\nbackoff_max = 0.2",
+    ).replace("[stores.aws]\n", "[stores.aws]\nconnect_timeout = 0.5\nmax_attempts = 1\n")
+    secrets = secrets_of(parse_config(text))
+    hasher = secrets.hasher("web", "prod")
+    expected = user_hash(aws_six.secrets[WEB_PROD], user_id="42")
+    assert hasher.user_hash(user_id="42") == expected
+    with moto_control.outage():
+        stale_until = time.monotonic() + 0.7
+        while time.monotonic() < stale_until:  # within ttl + max_stale: still served
+            assert hasher.user_hash(user_id="42") == expected
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        with pytest.raises(StaleSecretError) as info:
+            while time.monotonic() < deadline:
+                hasher.user_hash(user_id="42")
+                time.sleep(0.05)
+        assert isinstance(info.value, StoreUnavailableError)
+        assert info.value.environment == WEB_PROD
+    deadline = time.monotonic() + 5
+    while True:  # the same process recovers once the server is back
+        try:
+            assert hasher.user_hash(user_id="42") == expected
+            break
+        except StoreUnavailableError:
+            assert time.monotonic() < deadline, "did not recover after the restart"
+            time.sleep(0.05)
+    assert secrets.stats()["aws"]["stale_served"] > 0
+
+
+def test_unreachable_store_is_unavailable(moto_control: MotoServer) -> None:
+    provider = AwsProvider(
+        store(region=REGION, endpoint_url=moto_control.url, max_attempts=1),
+        session=aws_boto_session(),
+    )
+    with moto_control.outage():
+        with pytest.raises(StoreUnavailableError, match="could not be reached"):
+            provider.load(IOS_PROD, "anything")
+        failed = provider.load_many({IOS_PROD: "a", WEB_PROD: "b"})
+        assert all(isinstance(err, StoreUnavailableError) for err in failed.values())
+
+
+def test_missing_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    provider = AwsProvider(store(region=REGION))  # building a provider needs no SDK yet
+    with pytest.raises(MissingExtraError, match=r"pip install 'ivsecrets\[aws\]'"):
+        provider.load(IOS_PROD, "ivsecrets-prod-ios")
+    secrets = Secrets(parse_config('store = "aws"\n[stores.aws]\nregion = "us-east-1"\n'))
+    try:
+        with pytest.raises(MissingExtraError, match="boto3"):
+            secrets.hasher("ios", "prod").user_hash(user_id="1")
+    finally:
+        secrets.close()
+
+
+def test_import_loads_no_sdk() -> None:
+    code = (
+        "import sys, ivsecrets, ivsecrets.plugins.aws\n"
+        "from ivsecrets.provider import load_plugin\n"
+        "load_plugin('aws')\n"
+        "sdk = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]\n"
+        "assert not sdk, sdk\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def test_references_by_arn_partial_arn_and_binary_secrets(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], aws_client: Any
+) -> None:
+    by_arn, by_partial = aws_seed(SECRET_A), aws_seed(SECRET_B)
+    binary = aws_seed(SECRET_C.encode())
+    arn = aws_client.describe_secret(SecretId=by_arn)["ARN"]
+    partial = aws_client.describe_secret(SecretId=by_partial)["ARN"][:-7]
+    envs = [Environment.of(p, "prod") for p in ("web", "ios", "android")]
+    calls = count_calls(admin_provider)
+    results = admin_provider.load_many(dict(zip(envs, [arn, partial, binary], strict=True)))
+    assert calls == ["BatchGetSecretValue"]
+    for env, value in zip(envs, (SECRET_A, SECRET_B, SECRET_C), strict=True):
+        loaded = results[env]
+        assert not isinstance(loaded, Exception), loaded
+        assert loaded.value.reveal() == value.encode()
+    assert admin_provider.load(IOS_PROD, arn).value.reveal() == SECRET_A.encode()
+    assert admin_provider.load(IOS_PROD, binary).value.reveal() == SECRET_C.encode()
+
+
+def test_more_than_twenty_secrets_load_in_chunks(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str]
+) -> None:
+    wanted = {Environment.of("web", f"ws{i}"): aws_seed(f"{SECRET_A}-{i}") for i in range(25)}
+    calls = count_calls(admin_provider)
+    results = admin_provider.load_many(wanted)
+    assert calls == ["BatchGetSecretValue", "BatchGetSecretValue"]
+    for i, env in enumerate(wanted):
+        loaded = results[env]
+        assert not isinstance(loaded, Exception)
+        assert loaded.value.reveal() == f"{SECRET_A}-{i}".encode()
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[AwsProvider, Stubber]]:
+    """A provider whose client answers from botocore's Stubber (for errors moto cannot produce)."""
+    client = aws_boto_session().client("secretsmanager", endpoint_url="http://127.0.0.1:9")
+    with Stubber(client) as stubber:
+        yield AwsProvider(store(), client=client), stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_per_secret_batch_errors_map_to_our_errors(
+    stubbed: tuple[AwsProvider, Stubber],
+) -> None:
+    provider, stubber = stubbed
+    codes = {
+        "a": "ResourceNotFoundException",
+        "b": "AccessDeniedException",
+        "c": "DecryptionFailure",
+        "d": "InternalServiceError",
+    }
+    errors = [{"SecretId": n, "ErrorCode": c, "Message": "no"} for n, c in codes.items()]
+    value = {"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:e-AbCdEf", "Name": "e"}
+    stubber.add_response(
+        "batch_get_secret_value",
+        {
+            "SecretValues": [{**value, "SecretString": SECRET_A, "VersionId": "v" * 32}],
+            "Errors": errors,
+        },
+        {"SecretIdList": [*codes, "e"]},
+    )
+    envs = {Environment.of("web", f"w{n}"): n for n in [*codes, "e"]}
+    loaded = provider.load_many(envs)
+    results = {name: loaded[env] for env, name in envs.items()}
+    assert isinstance(results["a"], SecretNotFoundError)
+    assert isinstance(results["b"], AccessDeniedError)
+    assert isinstance(results["c"], AccessDeniedError)  # KMS: may not decrypt
+    assert isinstance(results["d"], StoreUnavailableError)
+    ok = results["e"]
+    assert not isinstance(ok, Exception) and ok.value.reveal() == SECRET_A.encode()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "expected"),
+    [
+        ("ThrottlingException", 400, "Rate exceeded", StoreThrottledError),
+        ("TooManyRequestsException", 429, "slow down", StoreThrottledError),
+        ("InternalServiceError", 500, "oops", StoreUnavailableError),
+        ("UnrecognizedClientException", 400, "bad token", AccessDeniedError),
+        ("AccessDeniedException", 400, "not authorized", AccessDeniedError),
+        ("ResourceNotFoundException", 400, "no such secret", SecretNotFoundError),
+        ("InvalidRequestException", 400, "it was marked for deletion", SecretNotFoundError),
+        ("ValidationException", 400, "bad name", StoreError),
+    ],
+)
+def test_client_errors_map_to_our_errors(
+    stubbed: tuple[AwsProvider, Stubber],
+    code: str,
+    status: int,
+    message: str,
+    expected: type[StoreError],
+) -> None:
+    provider, stubber = stubbed
+    stubber.add_client_error("get_secret_value", code, message, http_status_code=status)
+    with pytest.raises(expected) as info:
+        provider.load(IOS_PROD, "ivsecrets-prod-ios")
+    assert type(info.value) is expected
+    assert code in str(info.value) and info.value.reference == "ivsecrets-prod-ios"
+
+
+# -- options and clients -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"read_timeout": "fast"}, "stores.aws.read_timeout"),
+        ({"max_attempts": 0}, "stores.aws.max_attempts"),
+        ({"region": 1}, "stores.aws.region"),
+    ],
+)
+def test_bad_options_name_the_key(options: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        AwsProvider(store(**options))
+    assert info.value.key == key
+
+
+def test_unknown_profile_and_missing_region_are_config_errors(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        AwsProvider(store(profile="no-such-profile")).load(IOS_PROD, "x")
+    assert info.value.key == "stores.aws.profile"
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(ConfigError) as info:
+        AwsProvider(store()).load(IOS_PROD, "x")
+    assert info.value.key == "stores.aws.region"
+
+
+def test_reset_drops_a_built_client_but_keeps_an_injected_one(
+    moto_server: str, aws_client: Any, aws_seed: Callable[..., str]
+) -> None:
+    name = aws_seed(SECRET_A)
+    built = AwsProvider(store(region=REGION, endpoint_url=moto_server), session=aws_boto_session())
+    first = built.client()
+    built.reset()
+    assert built.client() is not first
+    assert built.load(IOS_PROD, name).value.reveal() == SECRET_A.encode()
+    injected = AwsProvider(store(), client=aws_client)
+    injected.reset()
+    assert injected.client() is aws_client
+    assert repr(injected) == "AwsProvider(store='aws')"
+
+
+# -- rotation beyond the contract ----------------------------------------------------------------
+
+
+def _rotate(provider: AwsProvider, ref: str, value: str, intercom_id: str | None = None) -> str:
+    current = provider.load(None, ref)
+    staged = provider.stage(ref, SecretValue(value), intercom_secret_id=intercom_id)
+    assert staged.version is not None
+    provider.promote(ref, pending_version=staged.version, expected_current_version=current.version)
+    return staged.version
+
+
+def test_promoted_secret_is_served_by_the_batch_read(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], aws_client: Any
+) -> None:
+    ref = aws_seed(SECRET_A)
+    version = _rotate(admin_provider, ref, SECRET_B)
+    loaded = admin_provider.load_many({IOS_PROD: ref})[IOS_PROD]
+    assert not isinstance(loaded, Exception)
+    assert (loaded.value.reveal(), loaded.version) == (SECRET_B.encode(), version)
+    stages = aws_client.describe_secret(SecretId=ref)["VersionIdsToStages"]
+    assert stages[version] == ["AWSCURRENT"]  # AWSPENDING was removed from it
+
+
+def test_rotating_a_json_key_keeps_the_other_keys(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str]
+) -> None:
+    name = aws_seed(json.dumps({"ios": SECRET_A, "web": SECRET_C}))
+    _rotate(admin_provider, name + "#ios", SECRET_B)
+    assert admin_provider.load(IOS_PROD, name + "#ios").value.reveal() == SECRET_B.encode()
+    assert admin_provider.load(WEB_PROD, name + "#web").value.reveal() == SECRET_C.encode()
+    previous = admin_provider.load(IOS_PROD, name + "#ios", Stage.previous)
+    assert previous.value.reveal() == SECRET_A.encode()
+
+
+def test_intercom_ids_are_tagged_per_version_and_pruned(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], aws_client: Any
+) -> None:
+    ref = aws_seed(SECRET_A)
+    first = _rotate(admin_provider, ref, SECRET_B, "ic_b")
+    admin_provider.retire_previous(
+        ref, expected_previous_version=str(admin_provider.load(None, ref, Stage.previous).version)
+    )
+    second = _rotate(admin_provider, ref, SECRET_C, "ic_c")
+    previous = admin_provider.load(None, ref, Stage.previous)
+    admin_provider.retire_previous(ref, expected_previous_version=str(previous.version))
+    admin_provider.stage(ref, SecretValue(SECRET_A + "x"), intercom_secret_id="ic_d")
+    tags = {t["Key"]: t["Value"] for t in aws_client.describe_secret(SecretId=ref)["Tags"]}
+    ours = {k: v for k, v in tags.items() if k.startswith(INTERCOM_TAG)}
+    assert INTERCOM_TAG + first not in ours  # its version is no longer labelled
+    assert ours[INTERCOM_TAG + second] == "ic_c"
+    assert sorted(ours.values()) == ["ic_c", "ic_d"]
+    # Retiring twice (a resumed run) is a no-op.
+    admin_provider.retire_previous(ref, expected_previous_version=str(previous.version))
+
+
+def test_interrupted_promote_is_finished_by_a_rerun(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], aws_client: Any
+) -> None:
+    ref = aws_seed(SECRET_A)
+    current = admin_provider.load(None, ref)
+    staged = admin_provider.stage(ref, SecretValue(SECRET_B))
+    assert staged.version is not None
+    # The label move happened, the AWSPENDING clean-up did not (a crash in between).
+    aws_client.update_secret_version_stage(
+        SecretId=ref,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=staged.version,
+        RemoveFromVersionId=current.version,
+    )
+    admin_provider.promote(
+        ref, pending_version=staged.version, expected_current_version=current.version
+    )
+    with pytest.raises(SecretNotFoundError):
+        admin_provider.load(None, ref, Stage.pending)
+    assert admin_provider.load(None, ref).value.reveal() == SECRET_B.encode()
+    admin_provider.discard_pending(ref, pending_version=staged.version)  # nothing left: no-op
+
+
+def test_stage_clears_a_pending_label_left_on_the_current_version(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], aws_client: Any
+) -> None:
+    ref = aws_seed(SECRET_A)
+    current = admin_provider.load(None, ref)
+    aws_client.update_secret_version_stage(
+        SecretId=ref, VersionStage="AWSPENDING", MoveToVersionId=current.version
+    )
+    staged = admin_provider.stage(ref, SecretValue(SECRET_B))
+    assert staged.version != current.version
+    assert admin_provider.load(None, ref, Stage.pending).value.reveal() == SECRET_B.encode()
+
+
+def test_botocore_debug_logs_never_show_a_secret(
+    admin_provider: AwsProvider, aws_seed: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = aws_seed(SECRET_A)
+    with caplog.at_level(logging.DEBUG):
+        admin_provider.load_many({IOS_PROD: ref})
+        admin_provider.load(IOS_PROD, ref)
+        admin_provider.stage(ref, SecretValue(SECRET_B))
+    assert "redacted by ivsecrets" in caplog.text
+    assert SECRET_A not in caplog.text and SECRET_B not in caplog.text
