@@ -1,0 +1,499 @@
+"""The ``gcp`` store: Google Cloud Secret Manager (``pip install 'ivsecrets[gcp]'``).
+
+Reference: a secret id (``ivsecrets-prod-ios``, in the configured project and location) or a full
+name ``projects/P[/locations/L]/secrets/S[/versions/V]``, optionally ending in ``#json_key``.
+Options: ``project`` (else Application Default Credentials' project or ``$GOOGLE_CLOUD_PROJECT``),
+``location`` (regional secrets and endpoint), ``endpoint``, ``insecure`` (plaintext gRPC to a local
+test server; never for Google's endpoints), ``timeout`` (seconds per read, retries included).
+
+Reading costs one AccessSecretVersion call: a secret rotated by ivsecrets carries the version
+aliases ``current``, ``previous`` and ``pending``; one that never was is read at ``latest``. The
+payload's CRC32C is checked. Rotation moves the aliases with ``UpdateSecret`` guarded by the
+secret's etag (compare-and-set) and records each version's Intercom secret id in the secret's
+annotations as ``ivsecrets-intercom-<version>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ivsecrets.config import StoreConfig
+from ivsecrets.environments import Environment, Stage
+from ivsecrets.errors import (
+    AccessDeniedError,
+    ConcurrentRotationError,
+    MissingExtraError,
+    RotationError,
+    SecretNotFoundError,
+    StoreError,
+    StoreThrottledError,
+    StoreUnavailableError,
+)
+from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.secret import SecretValue, VersionInfo, fingerprint
+
+if TYPE_CHECKING:
+    from google.cloud.secretmanager_v1 import Secret, SecretManagerServiceClient
+
+log = logging.getLogger("ivsecrets")
+_NAME = re.compile(
+    r"^(?P<secret>projects/[^/]+(?:/locations/[^/]+)?/secrets/[^/]+)"
+    r"(?:/versions/(?P<version>[^/]+))?$"
+)
+_SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_OPTIONS = {"project", "location", "endpoint", "insecure", "timeout"}
+_ANNOTATION = "ivsecrets-intercom-"
+# Local servers come and go in tests; gRPC's default reconnect backoff would start at 1 s.
+_FAST_RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class _NoPayloads(logging.Filter):
+    """Drops the SDK's debug records of calls that carry secret payloads (request or response)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rpc = str(getattr(record, "rpcName", ""))
+        return not rpc.endswith(("AccessSecretVersion", "AddSecretVersion"))
+
+
+# The gRPC transport logs whole requests and responses at DEBUG (GOOGLE_SDK_PYTHON_LOGGING_SCOPE).
+_SDK_LOGGER = "google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc"
+_NO_PAYLOADS = _NoPayloads()
+
+
+def _sdk() -> Any:
+    try:
+        from google.api_core import exceptions
+    except ImportError:
+        raise MissingExtraError("gcp", "google-cloud-secret-manager", "gcp") from None
+    return exceptions
+
+
+def _crc32c(data: bytes) -> int:
+    try:
+        import google_crc32c
+    except ImportError:
+        raise MissingExtraError("gcp", "google-crc32c", "gcp") from None
+    return int(google_crc32c.value(data))
+
+
+def _number(version_name: str) -> str:
+    return version_name.rsplit("/", 1)[-1]
+
+
+class GcpProvider(Provider):
+    """Reads (and rotates) secrets in GCP Secret Manager. Thread-safe.
+
+    ``client`` is an optional ready ``SecretManagerServiceClient``; without one, a client is built
+    on first use from Application Default Credentials and the options.
+    """
+
+    plugin = "gcp"
+
+    def __init__(
+        self, store: StoreConfig, *, client: SecretManagerServiceClient | None = None
+    ) -> None:
+        super().__init__(store)
+        for name in store.options:
+            if name not in _OPTIONS:
+                raise store.error(name, "unknown option", fix="one of: " + ", ".join(_OPTIONS))
+        self.project = self.option("project", str, "") or None
+        self.location = self.option("location", str, "") or None
+        self.endpoint = self.option("endpoint", str, "") or None
+        self.insecure = self.option("insecure", bool, False)
+        self.timeout = self.option("timeout", float, 5.0)
+        if self.insecure and not self.endpoint:
+            raise store.error("insecure", "needs an endpoint", fix='endpoint = "127.0.0.1:8085"')
+        if self.timeout <= 0:
+            raise store.error("timeout", "must be a positive number of seconds", fix="timeout = 5")
+        logging.getLogger(_SDK_LOGGER).addFilter(_NO_PAYLOADS)  # a no-op if already there
+        self._given = client
+        self._client = client
+        self._pid = os.getpid()
+        self._adc_project: str | None = None
+        self._retry: Any = None
+        self._lock = threading.Lock()
+        # Secret name -> the version `latest` had when the secret had no `current` alias.
+        self._latest_seen: dict[str, str] = {}
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def client(self) -> SecretManagerServiceClient:
+        """The Secret Manager client, built on first use. Raises MissingExtraError."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client, self._pid = self._build_client(), os.getpid()
+                client = self._client
+        return client
+
+    def _build_client(self) -> SecretManagerServiceClient:
+        try:  # (not `from google.cloud import ...`: that finds a stale package attribute)
+            import google.cloud.secretmanager_v1 as secretmanager_v1
+        except ImportError:
+            raise MissingExtraError("gcp", "google-cloud-secret-manager", "gcp") from None
+        if self.insecure:
+            import grpc
+            from google.cloud.secretmanager_v1.services.secret_manager_service import transports
+
+            channel = grpc.insecure_channel(self.endpoint, options=_FAST_RECONNECT)
+            transport = transports.SecretManagerServiceGrpcTransport(channel=channel)
+            return secretmanager_v1.SecretManagerServiceClient(transport=transport)
+        import google.auth
+
+        credentials, self._adc_project = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+        endpoint = self.endpoint or (
+            f"secretmanager.{self.location}.rep.googleapis.com" if self.location else None
+        )
+        return secretmanager_v1.SecretManagerServiceClient(
+            credentials=credentials, client_options={"api_endpoint": endpoint} if endpoint else None
+        )
+
+    def reset(self) -> None:
+        """Drop (and close) a client built here; an injected client is kept."""
+        client, self._client = self._client, self._given
+        self._lock = threading.Lock()
+        self._latest_seen.clear()
+        # Closing a channel inherited across fork() can hang: only close our own process's.
+        if client is not None and client is not self._given and self._pid == os.getpid():
+            transport: Any = client.transport  # close() is untyped
+            transport.close()
+
+    def _read_options(self) -> dict[str, Any]:
+        """Per-call retry and deadline: retry UNAVAILABLE briefly, never past ``timeout``."""
+        if self._retry is None:
+            from google.api_core.retry import Retry, if_exception_type
+
+            self._retry = Retry(
+                predicate=if_exception_type(_sdk().ServiceUnavailable),
+                initial=0.1,
+                maximum=1.0,
+                multiplier=2.0,
+                timeout=self.timeout,
+            )
+        return {"retry": self._retry, "timeout": self.timeout}
+
+    # -- names --------------------------------------------------------------------------------
+
+    def _names(self, ref: Reference) -> tuple[str, str | None]:
+        """The secret's resource name and the version the reference pins, if any."""
+        match = _NAME.match(ref.name)
+        if match is not None:
+            return match["secret"], match["version"]
+        if not _SECRET_ID.match(ref.name):
+            raise SecretNotFoundError(
+                "not a secret id nor a name like projects/P/secrets/S[/versions/V]"
+            )
+        location = f"/locations/{self.location}" if self.location else ""
+        return f"projects/{self._project()}{location}/secrets/{ref.name}", None
+
+    def _project(self) -> str:
+        if self.project:
+            return self.project
+        self.client()  # building it from Application Default Credentials finds their project
+        project = self._adc_project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        if not project:
+            raise self.store.error(
+                "project",
+                "no GCP project configured or found in the credentials",
+                fix='project = "my-project", or set GOOGLE_CLOUD_PROJECT',
+            )
+        return project
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
+        name, pinned = self._names(ref)
+        if version is not None:
+            return self._access(name, version, stage)
+        if pinned is not None:
+            if stage is not Stage.current:
+                raise SecretNotFoundError(f"the reference pins version {pinned}: no {stage} stage")
+            return self._access(name, pinned, stage)
+        if stage is not Stage.current:
+            return self._access(name, stage.value, stage)
+        seen = self._latest_seen.get(name)
+        if seen is not None:
+            latest = self._access(name, "latest", stage)
+            if latest.version == seen:
+                return latest
+            # A new version appeared: a rotation may have staged it and added the aliases.
+            self._latest_seen.pop(name, None)
+        try:
+            return self._access(name, "current", stage)
+        except _sdk().NotFound:
+            pass
+        latest = self._access(name, "latest", stage)
+        self._latest_seen[name] = str(latest.version)
+        return latest
+
+    def _access(self, name: str, version: str, stage: Stage) -> Fetched:
+        response = self.client().access_secret_version(
+            name=f"{name}/versions/{version}", **self._read_options()
+        )
+        data = response.payload.data
+        if "data_crc32c" in response.payload and response.payload.data_crc32c != _crc32c(data):
+            raise StoreUnavailableError(
+                "the payload failed its CRC32C check (corrupted in transit)"
+            )
+        return Fetched(value=data, version=_number(response.name), stage=stage)
+
+    def _fetch_current_many(
+        self, refs: Sequence[Reference]
+    ) -> Mapping[Reference, Fetched | Exception]:
+        # No batch read in Secret Manager: one call each, but once the store is unreachable or
+        # throttling, the rest share that error instead of waiting out a timeout each.
+        results: dict[Reference, Fetched | Exception] = {}
+        down: Exception | None = None
+        for ref in refs:
+            if down is not None:
+                results[ref] = down
+                continue
+            try:
+                results[ref] = self._fetch(ref, Stage.current, None)
+            except Exception as err:  # noqa: BLE001 - reported per reference, translated later
+                results[ref] = err
+                if not isinstance(err, StoreError) and isinstance(
+                    self._translate(err), StoreUnavailableError
+                ):
+                    down = err
+        return results
+
+    def _translate(self, err: Exception) -> StoreError | None:
+        try:
+            from google.api_core import exceptions as api
+            from google.auth import exceptions as auth
+        except ImportError:
+            return None
+        if isinstance(err, api.RetryError):
+            cause = err.cause
+            return (self._translate(cause) if isinstance(cause, Exception) else None) or (
+                StoreUnavailableError(f"GCP Secret Manager kept failing: {err.message}")
+            )
+        if isinstance(err, api.GoogleAPICallError):
+            detail = f"GCP Secret Manager: {type(err).__name__}: {err.message}"
+            # FAILED_PRECONDITION on a read: the version is disabled or destroyed.
+            if isinstance(err, (api.NotFound, api.InvalidArgument, api.FailedPrecondition)):
+                return SecretNotFoundError(detail)
+            if isinstance(err, (api.PermissionDenied, api.Unauthenticated)):
+                return AccessDeniedError(detail)
+            if isinstance(err, api.TooManyRequests):  # includes ResourceExhausted
+                return StoreThrottledError(detail)
+            return StoreUnavailableError(detail)
+        if isinstance(err, (auth.DefaultCredentialsError, auth.RefreshError)):
+            return AccessDeniedError(f"no usable Google credentials: {err}")
+        if isinstance(err, auth.TransportError):
+            return StoreUnavailableError(f"cannot reach Google: {type(err).__name__}")
+        return None
+
+    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
+        """Current, previous and pending by alias, with their Intercom secret ids."""
+        ref = Reference.parse(reference)
+        try:
+            name, pinned = self._names(ref)
+            secret = None if pinned else self._get_secret(name)
+        except Exception as err:  # translated at the boundary
+            raise self._as_store_error(err, ref, environment) from err
+        if secret is None or not secret.version_aliases:  # never rotated: current is `latest`
+            return super().versions(environment, reference)
+        found = []
+        for stage in Stage:
+            number = secret.version_aliases.get(stage.value)
+            if number is not None:
+                try:
+                    found.append(self._info(environment, ref, secret, number, stage))
+                except SecretNotFoundError:
+                    continue
+        return found
+
+    def _info(
+        self,
+        environment: Environment | None,
+        ref: Reference,
+        secret: Secret,
+        number: int,
+        stage: Stage,
+    ) -> VersionInfo:
+        loaded = self.load(environment, str(ref), stage, version=str(number))
+        try:
+            meta = self.client().get_secret_version(
+                name=f"{secret.name}/versions/{number}", **self._read_options()
+            )
+        except Exception as err:  # translated at the boundary
+            raise self._as_store_error(err, ref, environment) from err
+        intercom_id = secret.annotations.get(f"{_ANNOTATION}{number}")
+        return VersionInfo(str(number), (stage,), loaded.fingerprint, meta.create_time, intercom_id)
+
+    # -- rotation -----------------------------------------------------------------------------
+    # Readers follow the `current` alias, so a version added with AddSecretVersion (which becomes
+    # `latest` at once) is not served until an UpdateSecret moves `current` onto it. Every alias
+    # change sends the etag read just before: a concurrent change fails with FAILED_PRECONDITION.
+
+    def _aliases(self, ref: Reference) -> tuple[str, Secret, dict[str, int]]:
+        """The secret's name, its metadata (with the etag to write back) and its aliases."""
+        name, pinned = self._names(ref)
+        if pinned is not None:
+            raise RotationError(f"the reference pins version {pinned}: rotate the secret instead")
+        secret = self._get_secret(name)
+        return name, secret, dict(secret.version_aliases)
+
+    def _get_secret(self, name: str) -> Secret:
+        return self.client().get_secret(name=name, **self._read_options())
+
+    def _set_aliases(
+        self, secret: Secret, aliases: dict[str, int], annotations: Mapping[str, str] | None = None
+    ) -> Secret:
+        """Replace the aliases if the secret is unchanged; keep annotations of aliased versions."""
+        from google.cloud.secretmanager_v1 import Secret
+
+        aliased = {f"{_ANNOTATION}{number}" for number in aliases.values()}
+        kept = {
+            key: value
+            for key, value in secret.annotations.items()
+            if not key.startswith(_ANNOTATION) or key in aliased
+        }
+        update = Secret(
+            name=secret.name,
+            etag=secret.etag,
+            version_aliases=aliases,
+            annotations={**kept, **(annotations or {})},
+        )
+        try:
+            return self.client().update_secret(
+                secret=update,
+                update_mask={"paths": ["version_aliases", "annotations"]},
+                timeout=self.timeout,
+                retry=None,
+            )
+        except (_sdk().FailedPrecondition, _sdk().Aborted) as err:
+            raise ConcurrentRotationError(
+                "the secret changed while this step ran (etag mismatch); nothing was changed"
+            ) from err
+
+    def _retire_version(self, name: str, number: int, destroy: bool) -> None:
+        """Disable (or destroy) a version no alias points at; a failure only warns."""
+        action = "destroy" if destroy else "disable"
+        call = getattr(self.client(), f"{action}_secret_version")
+        try:
+            call(name=f"{name}/versions/{number}", timeout=self.timeout, retry=None)
+        except _sdk().GoogleAPICallError as err:
+            log.warning("ivsecrets: could not %s version %s of %s: %s", action, number, name, err)
+
+    def _stage(
+        self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
+    ) -> VersionInfo:
+        from google.cloud.secretmanager_v1 import SecretPayload
+
+        name, secret, aliases = self._aliases(ref)
+        data = value.reveal()
+        wanted = fingerprint(data.strip())  # what readers will see: load() strips whitespace
+        if "pending" in aliases:
+            staged = self._info(None, ref, secret, aliases["pending"], Stage.pending)
+            if staged.fingerprint == wanted:
+                return staged
+            raise ConcurrentRotationError(
+                f"version {staged.version} is already staged with another value "
+                f"({staged.fingerprint}): finish or discard that rotation first"
+            )
+        if "current" not in aliases:
+            # Pin what readers get now, before AddSecretVersion moves `latest`.
+            served = self._access(name, "latest", Stage.current)
+            aliases["current"] = int(str(served.version))
+            secret = self._set_aliases(secret, aliases)
+        if ref.key is not None:  # replace one key of the JSON document, keep the others
+            data = self._with_key(name, aliases["current"], ref.key, data)
+        version = self.client().add_secret_version(
+            parent=name,
+            payload=SecretPayload(data=data, data_crc32c=_crc32c(data)),
+            timeout=self.timeout,
+            retry=None,
+        )
+        number = int(_number(version.name))
+        try:
+            secret = self._get_secret(name)
+            if dict(secret.version_aliases) != aliases:
+                raise ConcurrentRotationError("another rotation changed the secret's aliases")
+            ids = {f"{_ANNOTATION}{number}": intercom_secret_id} if intercom_secret_id else {}
+            self._set_aliases(secret, {**aliases, "pending": number}, ids)
+        except ConcurrentRotationError:
+            self._retire_version(name, number, destroy=False)
+            raise
+        return VersionInfo(
+            str(number), (Stage.pending,), wanted, version.create_time, intercom_secret_id
+        )
+
+    def _with_key(self, name: str, current: int, key: str, value: bytes) -> bytes:
+        try:
+            document = json.loads(self._access(name, str(current), Stage.current).value)
+        except ValueError:
+            document = None
+        if not isinstance(document, dict):
+            raise RotationError(f"the reference asks for key '{key}' but the secret is not JSON")
+        return json.dumps({**document, key: value.decode()}).encode()
+
+    def _promote(
+        self, ref: Reference, pending_version: str, expected_current_version: str | None
+    ) -> None:
+        _, secret, aliases = self._aliases(ref)
+        current = aliases.get("current")
+        if str(current) == pending_version:
+            return  # already promoted: a resumed rotation
+        _expect("current", current, expected_current_version)
+        _expect("pending", aliases.get("pending"), pending_version)
+        aliases.pop("pending")
+        aliases["current"] = int(pending_version)
+        if current is not None:
+            aliases["previous"] = current
+        self._set_aliases(secret, aliases)
+
+    def _rollback(self, ref: Reference, expected_current_version: str) -> None:
+        name, secret, aliases = self._aliases(ref)
+        current, previous = aliases.get("current"), aliases.get("previous")
+        _expect("current", current, expected_current_version)
+        if previous is None or current is None:
+            raise RotationError("there is no previous version to roll back to (retired?)")
+        meta = self.client().get_secret_version(
+            name=f"{name}/versions/{previous}", **self._read_options()
+        )
+        if meta.state != type(meta).State.ENABLED:
+            raise RotationError(f"the previous version {previous} is {meta.state.name}")
+        self._set_aliases(secret, {**aliases, "current": previous, "previous": current})
+
+    def _retire_previous(self, ref: Reference, expected_previous_version: str) -> None:
+        name, secret, aliases = self._aliases(ref)
+        previous = aliases.pop("previous", None)
+        if previous is None:
+            return  # already retired
+        _expect("previous", previous, expected_previous_version)
+        self._set_aliases(secret, aliases)
+        self._retire_version(name, previous, destroy=False)
+
+    def _discard_pending(self, ref: Reference, pending_version: str) -> None:
+        name, secret, aliases = self._aliases(ref)
+        pending = aliases.pop("pending", None)
+        if pending is None:
+            return  # already discarded
+        _expect("pending", pending, pending_version)
+        self._set_aliases(secret, aliases)
+        # Never served: destroy it rather than keep an abandoned secret around.
+        self._retire_version(name, pending, destroy=True)
+
+
+def _expect(alias: str, actual: int | None, expected: str | None) -> None:
+    if (None if actual is None else str(actual)) != expected:
+        raise ConcurrentRotationError(
+            f"the {alias} version is {actual if actual is not None else 'unset'}, "
+            f"not {expected}: another rotation got there first"
+        )
