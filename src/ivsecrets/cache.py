@@ -225,6 +225,8 @@ class SecretCache:
             else [self.slots[env] for env in environments]
         )
         with self._fetch_lock:
+            for slot in wanted:
+                slot.previous = None  # reloaded on demand: a rotation may have retired it
             errors = self._fetch(list(wanted))
         if errors:
             raise errors[0]

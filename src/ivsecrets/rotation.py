@@ -185,16 +185,28 @@ class Rotator:
                 result.fingerprint = state.current.fingerprint
                 result.notes.append("the store already serves this secret: nothing to do")
                 return result
-            if (
+            unfinished = (
                 state.previous is not None
-                and state.previous.intercom_secret_id
-                and (state.previous.intercom_secret_id != _intercom_id(state.current))
-            ):
+                and state.current is not None
+                and bool(state.previous.intercom_secret_id or state.current.intercom_secret_id)
+            )
+            if unfinished and new_value is None:
+                # A re-run after the promote (or after a crash right behind it): the rotation
+                # is done; creating yet another Intercom secret would not be "continuing".
+                assert state.current is not None and state.previous is not None
+                result.action = "promoted"
+                result.fingerprint = state.current.fingerprint
+                result.previous_fingerprint = state.previous.fingerprint
+                result.notes.append(
+                    "the last rotation is promoted but not finished, so nothing new was "
+                    "created: run 'ivsecrets rotate --finish' after the grace period (or roll back)"
+                )
+                return result
+            if unfinished:
                 raise RotationError(
-                    f"the last rotation of {env} is not finished: its previous secret "
-                    f"({state.previous.fingerprint}, Intercom secret "
-                    f"{state.previous.intercom_secret_id}) is still accepted; run 'ivsecrets "
-                    "rotate --finish' after the grace period (or roll back) first"
+                    f"the last rotation of {env} is not finished: its previous secret is still "
+                    "accepted; run 'ivsecrets rotate --finish' after the grace period (or roll "
+                    "back) before rotating again"
                 )
             staged = self._obtain_and_stage(ec, provider, state, new_value, from_intercom)
         self._check_pending(ec, provider, staged)

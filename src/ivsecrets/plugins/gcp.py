@@ -226,8 +226,11 @@ class GcpProvider(Provider):
             return self._access(name, stage.value, stage)
         seen = self._latest_seen.get(name)
         if seen is not None:
-            latest = self._access(name, "latest", stage)
-            if latest.version == seen:
+            try:
+                latest = self._access(name, "latest", stage)
+            except _sdk().FailedPrecondition:
+                latest = None  # `latest` was staged and then destroyed (an aborted rotation)
+            if latest is not None and latest.version == seen:
                 return latest
             # A new version appeared: a rotation may have staged it and added the aliases.
             self._latest_seen.pop(name, None)
