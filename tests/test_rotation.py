@@ -16,12 +16,14 @@ import pytest
 from ivsecrets import Environment, Secrets, Stage, parse_config, user_hash
 from ivsecrets.config import Config
 from ivsecrets.errors import ConcurrentRotationError, RotationError, SecretNotFoundError
+from ivsecrets.plugins.gcp import GcpProvider
 from ivsecrets.plugins.intercom import IntercomAuthError, IntercomClient
 from ivsecrets.provider import Provider
 from ivsecrets.rotation import Rotator
 from ivsecrets.secret import SecretValue
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
 from tests.servers._intercom_api import FakeIntercomAPI
+from tests.servers.gcp import gcp_store_toml
 from tests.servers.intercom import FAST_RETRY
 
 STORES = ["aws", "gcp", "vault"]
@@ -86,13 +88,19 @@ def rig(
         for ws in ("test", "prod")
     )
     cache = "\n[cache]\nttl = 60\nmax_stale = 60\n"
-    config = parse_config(six.config_text + cache + extra, f"{request.param}.toml")
+    text = six.config_text
+    provider = six.provider
+    if request.param == "gcp":  # short call timeouts, so the outage test does not wait 5 s a call
+        text = 'store = "gcp"\n\n' + gcp_store_toml(six.server.address, six.project, timeout=0.3)
+    config = parse_config(text + cache + extra, f"{request.param}.toml")
+    if request.param == "gcp":
+        provider = GcpProvider(config.stores["gcp"])
     for ws in ("TEST", "PROD"):
         monkeypatch.setenv(f"IVSECRETS_INTERCOM_TOKEN_{ws}", intercom_api.token)
     yield Rig(
         request.param,
         config,
-        six.provider,
+        provider,
         intercom_api,
         dict(six.secrets),
         _outage(request, request.param),
