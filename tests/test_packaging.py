@@ -1,0 +1,38 @@
+"""Packaging: the entry-point group, lazy SDK imports, the public API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import ivsecrets
+from ivsecrets.provider import Provider, load_plugin
+
+
+def test_every_store_plugin_is_registered_in_the_entry_point_group() -> None:
+    names = {ep.name for ep in entry_points(group="ivsecrets.providers")}
+    assert {"env", "file", "aws", "vault", "gcp"} <= names
+    for name in ("env", "file", "aws", "vault", "gcp"):
+        cls = load_plugin(name)
+        assert issubclass(cls, Provider) and cls.plugin == name
+
+
+def test_import_ivsecrets_and_loading_plugins_import_no_cloud_sdk() -> None:
+    code = (
+        "import sys, ivsecrets; from ivsecrets.provider import load_plugin; "
+        "[load_plugin(n) for n in ('aws', 'vault', 'gcp')]; "
+        "print(sorted(m for m in ('boto3', 'botocore', 'hvac', 'google', 'grpc', 'requests') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_public_api_is_small_and_typed() -> None:
+    assert "get_hasher" in ivsecrets.__all__ and "Secrets" in ivsecrets.__all__
+    assert all(hasattr(ivsecrets, name) for name in ivsecrets.__all__)
+    assert (Path(ivsecrets.__file__).parent / "py.typed").is_file()
