@@ -1,0 +1,57 @@
+locals {
+  ivsecrets_store_options = merge({ region = local.region }, var.ivsecrets_store_options)
+
+  # TOML for `ivsecrets verify --config`; strings are written with jsonencode, whose escapes are
+  # valid in TOML basic strings. Built with join rather than templatefile so that offline tests
+  # (tfparse) can render it.
+  ivsecrets_config = join("\n", concat(
+    [
+      "# Written by the ivsecrets Terraform module for AWS Secrets Manager.",
+      "# Check the deployment with: ivsecrets verify --config <this file>",
+      "platforms = ${jsonencode(var.platforms)}",
+      "workspaces = ${jsonencode(var.workspaces)}",
+      "store = \"aws\"",
+      "reference = ${jsonencode(var.name_template)}",
+      "",
+      "[stores.aws]",
+      "plugin = \"aws\"",
+    ],
+    [for key, value in local.ivsecrets_store_options : "${key} = ${jsonencode(value)}"],
+    [""],
+  ))
+}
+
+output "ivsecrets_config" {
+  description = "ivsecrets configuration (TOML) naming these secrets; write it to a file for `ivsecrets verify --config`."
+  value       = local.ivsecrets_config
+}
+
+output "environments" {
+  description = "Environment key (platform/workspace) => platform, workspace and secret name."
+  value       = local.environments
+}
+
+output "secret_names" {
+  description = "Environment key (platform/workspace) => secret name."
+  value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.name }
+}
+
+output "secret_arns" {
+  description = "Environment key (platform/workspace) => secret ARN."
+  value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.arn }
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the secrets (created or given)."
+  value       = local.kms_key_arn
+}
+
+output "reader_policy_arns" {
+  description = "Reader name => ARN of its IAM policy."
+  value       = { for name, policy in aws_iam_policy.reader : name => policy.arn }
+}
+
+output "rotator_policy_arn" {
+  description = "ARN of the rotator IAM policy."
+  value       = aws_iam_policy.rotator.arn
+}

@@ -1,0 +1,98 @@
+"""The ivsecrets_config output parses with the library's loader and names the secrets created."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from tests.terraform.tfstack import STORES, TEST_VARIABLES, Intent, Stack
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Store options each module writes for the test variables.
+EXPECTED_OPTIONS: dict[str, dict[str, Any]] = {
+    "aws": {"region": "eu-west-1"},
+    "gcp": {"project": "acme-identity"},
+    "vault": {
+        "url": "https://vault.example.com:8200",
+        "mount": "secret",
+        "kv_version": 2,
+        "key": "value",
+        "auth": "token",
+    },
+}
+
+
+def created_names(stack: Stack, store: str) -> dict[tuple[str, str], str]:
+    """(platform, workspace) => the name or path of the secret the module creates."""
+    if store == "aws":
+        found = {k: s["name"] for k, s in stack.keyed("aws_secretsmanager_secret", "this").items()}
+    elif store == "gcp":
+        secrets = stack.keyed("google_secret_manager_secret", "this")
+        found = {k: s["secret_id"] for k, s in secrets.items()}
+    else:
+        endpoints = stack.keyed("vault_generic_endpoint", "secret")
+        found = {k: e["path"].split("/metadata/", 1)[1] for k, e in endpoints.items()}
+    return {tuple(key.split("/")): name for key, name in found.items()}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_config_is_toml_naming_the_created_secrets(store: str, module_stacks: dict[str, Stack]):
+    """Independent of the library: the TOML and its template agree with the resources."""
+    stack = module_stacks[store]
+    config = tomllib.loads(stack.output("ivsecrets_config"))
+    assert config["store"] == store
+    assert config["platforms"] == ["web", "ios", "android"]
+    assert config["workspaces"] == ["test", "prod"]
+    assert config["stores"] == {store: {"plugin": store, **EXPECTED_OPTIONS[store]}}
+    intent = Intent.from_variables(
+        store, {**TEST_VARIABLES[store], "name_template": config["reference"]}
+    )
+    assert {tuple(k.split("/")): v for k, v in intent.names.items()} == created_names(stack, store)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_config_parses_with_the_library_loader(store: str, module_stacks: dict[str, Stack]):
+    from ivsecrets.config import parse_config
+
+    stack = module_stacks[store]
+    config = parse_config(stack.output("ivsecrets_config"), f"terraform/modules/{store}")
+    references = {
+        (environment.platform, environment.workspace): entry.reference
+        for environment, entry in config.environments.items()
+    }
+    assert references == created_names(stack, store)
+    assert {entry.store for entry in config.environments.values()} == {store}
+    assert config.stores[store].plugin == store
+    for option, value in EXPECTED_OPTIONS[store].items():
+        assert config.stores[store].options[option] == value
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_example_outputs_a_config_naming_its_secrets(store: str, example_stacks: dict[str, Stack]):
+    stack = example_stacks[store]
+    config = tomllib.loads(stack.output("ivsecrets_config"))
+    intent = Intent.from_variables(
+        store, {**stack.module_call(), "name_template": config["reference"]}
+    )
+    assert {tuple(k.split("/")): v for k, v in intent.names.items()} == created_names(stack, store)
+
+
+PROVIDERS = {"aws": "AwsProvider", "gcp": "GcpProvider", "vault": "VaultProvider"}
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_store_plugin_accepts_the_written_options(store: str, module_stacks: dict[str, Stack]):
+    """The plugin validates its options when built (no network: clients are built on first use)."""
+    import importlib
+
+    from ivsecrets.config import parse_config
+
+    config = parse_config(module_stacks[store].output("ivsecrets_config"), f"modules/{store}")
+    plugin = getattr(importlib.import_module(f"ivsecrets.plugins.{store}"), PROVIDERS[store])
+    plugin(config.stores[store])
