@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
+    AccessDeniedError,
     ConfigError,
     InvalidSecretError,
     IVSecretsError,
@@ -178,6 +179,10 @@ class Provider(ABC):
                 secret = self.load(environment, reference, stage)
             except SecretNotFoundError:
                 continue
+            except AccessDeniedError:
+                if stage is Stage.current:
+                    raise
+                continue  # a reader's policy may rightly exclude the staged value
             found.append(
                 VersionInfo(
                     secret.version,

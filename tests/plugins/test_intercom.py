@@ -664,3 +664,13 @@ def test_concurrent_creates(intercom_api: FakeIntercomAPI, intercom_client: Inte
     assert len({c.id for c in created}) == 16
     assert len({c.value for c in created}) == 16
     assert intercom_api.counts["create"] == 16
+
+
+def test_the_vendored_description_matches_the_shared_one() -> None:
+    from tests.servers._intercom_api import SHARED_SPEC, VENDORED_SPEC
+
+    if not SHARED_SPEC.is_file():
+        pytest.skip("no ../shared checkout beside this clone")
+    assert VENDORED_SPEC.read_bytes() == SHARED_SPEC.read_bytes(), (
+        "tests/data/ drifted from ../shared/intercom/: copy the shared file over"
+    )

@@ -38,12 +38,14 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 OPERATIONS = ("list", "create", "delete")
 PLATFORMS = ("web", "ios", "android")
+SPEC_NAME = "secure_mode_secrets.openapi.yaml"
+# The shared research copy is authoritative; the vendored copy (tests/data, MIT, from Intercom's
+# public OpenAPI repository) lets a clone without ../shared run, and a test keeps the two equal.
+SHARED_SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "intercom" / SPEC_NAME
+VENDORED_SPEC = Path(__file__).resolve().parents[1] / "data" / SPEC_NAME
 SPEC_PATH = Path(
     os.environ.get("IVSECRETS_INTERCOM_OPENAPI")
-    or Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "intercom"
-    / "secure_mode_secrets.openapi.yaml"
+    or (SHARED_SPEC if SHARED_SPEC.is_file() else VENDORED_SPEC)
 )
 # The description lists only Intercom's hosts; this entry (added in memory, the file is untouched)
 # lets the fake's URL match. Everything else is validated exactly as published.
