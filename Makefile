@@ -39,6 +39,7 @@ test: lint typecheck pytest
 
 bench: $(BIN)/ivsecrets
 	$(BIN)/python bench/hot_path.py
+	$(BIN)/python bench/verify_speed.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
