@@ -15,6 +15,7 @@ import sys
 from ivsecrets.api import Secrets
 from ivsecrets.config import load_config
 from ivsecrets.environments import Environment
+from ivsecrets.verification import verify
 
 
 def _example_secret(env: Environment) -> str:
@@ -42,17 +43,14 @@ def main() -> int:
     )
     secrets = Secrets(config)
     table = Table("environment", "reference", "fingerprint", "user_hash(user_id='42')")
-    seen: dict[str, Environment] = {}
-    problems = []
     for env in config.expected_environments():
         hasher = secrets.hasher(env.platform, env.workspace)
         ec = config.environments[env]
-        fp = hasher.fingerprint
-        if fp in seen:
-            problems.append(f"{env} and {seen[fp]} share one secret ({fp})")
-        seen[fp] = env
         table.add_row(
-            str(env), f"{ec.store}:{ec.reference}", fp, hasher.user_hash(user_id="42")[:12] + "…"
+            str(env),
+            f"{ec.store}:{ec.reference}",
+            hasher.fingerprint,
+            hasher.user_hash(user_id="42")[:12] + "…",
         )
     console.print(table)
     token = secrets.hasher("web", config.workspaces[-1]).messenger_jwt(
@@ -66,12 +64,20 @@ def main() -> int:
         f"store calls: {sum(s['fetches'] for s in stats.values())} for "
         f"{len(config.environments)} environments (batched, cached)"
     )
+    # The deploy-pipeline check, as `ivsecrets verify` runs it.
+    report = verify(config, secrets=secrets)
     secrets.close()
-    for problem in problems:
-        console.print(f"[red]✗ {problem}[/]")
-    if not problems:
-        console.print("[green]✓ every environment has its own secret[/]")
-    return 1 if problems else 0
+    for env_report in report.environments:
+        for check in env_report.checks:
+            if check.status.value in ("fail", "error", "warn"):
+                console.print(f"[red]✗ {env_report.environment} {check.name}: {check.message}[/]")
+    summary = report.as_dict()["summary"]
+    verdict = "[green]✓ verified[/]" if report.exit_code == 0 else "[red]✗ not verified[/]"
+    console.print(
+        f"ivsecrets verify: {verdict} ({summary['ok']} of {len(report.environments)} "
+        "environments ok)"
+    )
+    return report.exit_code
 
 
 if __name__ == "__main__":
