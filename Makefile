@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHECKOV_VENV := .tools/checkov
 
-.PHONY: demo test lint typecheck pytest bench clean setup
+.PHONY: demo test lint typecheck pytest bench bench-peers clean setup
 
 $(BIN)/ivsecrets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: lint typecheck pytest
 bench: $(BIN)/ivsecrets
 	$(BIN)/python bench/hot_path.py
 	$(BIN)/python bench/verify_speed.py
+
+bench-peers: $(BIN)/ivsecrets
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/peers.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
