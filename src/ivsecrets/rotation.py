@@ -45,7 +45,15 @@ from ivsecrets.secret import Secret, SecretValue, VersionInfo
 if TYPE_CHECKING:
     from ivsecrets.plugins.intercom import CreatedIntercomSecret, IntercomClient
 
-__all__ = ["RotationResult", "RotationState", "Rotator", "write_pin"]
+__all__ = [
+    "RotationResult",
+    "RotationState",
+    "Rotator",
+    "check_secret_shape",
+    "create_intercom_secret",
+    "delete_intercom_orphans",
+    "write_pin",
+]
 
 log = logging.getLogger("ivsecrets")
 #: Names of secrets ivsecrets creates at Intercom start with this, so orphans can be found.
@@ -310,25 +318,7 @@ class Rotator:
     def _create_at_intercom(
         self, client: IntercomClient, env: Environment
     ) -> CreatedIntercomSecret:
-        from ivsecrets.plugins.intercom import IntercomAmbiguousCreateError
-
-        name = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} " + (
-            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        )
-        for attempt in (1, 2):
-            try:
-                return client.create([env.platform], name=f"{name} #{attempt}")
-            except IntercomAmbiguousCreateError as err:
-                # The value of a secret created by a lost answer is gone: delete it, try again.
-                for orphan in client.reconcile_create(err):
-                    client.delete(orphan.id, missing_ok=True)
-                if attempt == 2:
-                    raise RotationError(
-                        f"Intercom did not confirm creating a secret for {env} "
-                        "twice; nothing was stored, any secret it may have made "
-                        "was deleted"
-                    ) from err
-        raise AssertionError("unreachable")
+        return create_intercom_secret(client, env)
 
     def _delete_orphans(
         self, client: IntercomClient, env: Environment, state: RotationState
@@ -339,31 +329,13 @@ class Rotator:
             for v in (state.current, state.previous, state.pending)
             if v is not None and v.intercom_secret_id
         }
-        prefix = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} "
-        for secret in client.list():
-            if secret.name.startswith(prefix) and secret.id not in recorded:
-                client.delete(secret.id, missing_ok=True)
-                log.warning(
-                    "ivsecrets: deleted Intercom secret %s, created by an interrupted "
-                    "rotation of %s and never stored",
-                    secret.id,
-                    env,
-                )
+        delete_intercom_orphans(client, env, recorded)
 
     def _check_candidate(
         self, ec: EnvironmentConfig, value: SecretValue, state: RotationState
     ) -> None:
         """The new secret must be plausible and distinct from every other environment's."""
-        from ivsecrets.verification import MAX_SECRET_LENGTH, MIN_SECRET_LENGTH
-
-        raw = value.reveal()
-        if raw != raw.strip() or not raw:
-            raise RotationError("the new secret is empty or has surrounding whitespace")
-        if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
-            raise RotationError(
-                f"the new secret has {len(raw)} characters; an Intercom secret "
-                f"has {MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH} (new ones 43)"
-            )
+        check_secret_shape(value)
         own = {v.fingerprint for v in (state.current, state.previous) if v is not None}
         if value.fingerprint in own:
             raise RotationError(
@@ -517,6 +489,63 @@ class Rotator:
             )
             result.notes.append(f"deleted Intercom secret {state.pending.intercom_secret_id}")
         return result
+
+
+def create_intercom_secret(client: IntercomClient, env: Environment) -> CreatedIntercomSecret:
+    """Create ``env``'s new secret at Intercom, named so :func:`delete_intercom_orphans` finds it.
+
+    A create whose outcome is unknown is reconciled (whatever it may have made is deleted, its
+    value being lost) and tried once more; RotationError if that happens twice.
+    """
+    from ivsecrets.plugins.intercom import IntercomAmbiguousCreateError
+
+    name = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} " + (
+        datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    for attempt in (1, 2):
+        try:
+            return client.create([env.platform], name=f"{name} #{attempt}")
+        except IntercomAmbiguousCreateError as err:
+            # The value of a secret created by a lost answer is gone: delete it, try again.
+            for orphan in client.reconcile_create(err):
+                client.delete(orphan.id, missing_ok=True)
+            if attempt == 2:
+                raise RotationError(
+                    f"Intercom did not confirm creating a secret for {env} "
+                    "twice; nothing was stored, any secret it may have made "
+                    "was deleted"
+                ) from err
+    raise AssertionError("unreachable")
+
+
+def delete_intercom_orphans(client: IntercomClient, env: Environment, recorded: set[str]) -> None:
+    """Delete ``env``'s secrets that ivsecrets created at Intercom (by name) but that no version
+    in the store records (``recorded``: the Intercom ids the store holds)."""
+    prefix = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} "
+    for secret in client.list():
+        if secret.name.startswith(prefix) and secret.id not in recorded:
+            client.delete(secret.id, missing_ok=True)
+            log.warning(
+                "ivsecrets: deleted Intercom secret %s, created by an interrupted "
+                "rotation of %s and never stored",
+                secret.id,
+                env,
+            )
+
+
+def check_secret_shape(value: SecretValue) -> None:
+    """RotationError unless ``value`` could be an Intercom secret (no surrounding whitespace, a
+    plausible length)."""
+    from ivsecrets.verification import MAX_SECRET_LENGTH, MIN_SECRET_LENGTH
+
+    raw = value.reveal()
+    if raw != raw.strip() or not raw:
+        raise RotationError("the new secret is empty or has surrounding whitespace")
+    if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
+        raise RotationError(
+            f"the new secret has {len(raw)} characters; an Intercom secret "
+            f"has {MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH} (new ones 43)"
+        )
 
 
 def _intercom_id(info: VersionInfo | None) -> str | None:
