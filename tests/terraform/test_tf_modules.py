@@ -133,6 +133,18 @@ def test_aws_rotator_can_stage_and_promote(module_stacks: dict[str, Stack]) -> N
     tagging = [g for g in grants if g.action == "secretsmanager:TagResource"]
     assert tagging and all("aws:TagKeys" in g.conditions for g in tagging)
     assert {g.action for g in grants if g.resource == KMS_KEY} >= {"kms:GenerateDataKey"}
+    (token_reader,) = stack.blocks("aws_iam_policy", "intercom_token_reader")
+    statement = json.loads(token_reader["policy"])["Statement"]
+    assert statement == [
+        {
+            "Sid": "ReadTheIntercomApiTokens",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": [TEST_VARIABLES["aws"]["intercom_token_secret_arn"]],
+        }
+    ]
+    (attachment,) = stack.blocks("aws_iam_role_policy_attachment", "intercom_token_reader")
+    assert attachment["role"] == "ivsecrets-rotator"
 
 
 def test_aws_policies_are_attached_to_the_given_roles(module_stacks: dict[str, Stack]) -> None:

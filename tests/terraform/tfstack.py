@@ -62,6 +62,9 @@ TEST_VARIABLES: dict[str, dict[str, Any]] = {
         },
         "deny_other_principals": True,
         "rotation_lambda_arn": f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:ivsecrets-rotate",
+        "intercom_token_secret_arn": (
+            f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:intercom-tokens-AbCdEf"
+        ),
         "rotation_days": 30,
     },
     "gcp": {

@@ -272,6 +272,32 @@ resource "aws_iam_role_policy_attachment" "rotator" {
   policy_arn = aws_iam_policy.rotator.arn
 }
 
+# The rotation Lambda reads the workspaces' Intercom API tokens from this secret (optional).
+resource "aws_iam_policy" "intercom_token_reader" {
+  count = var.intercom_token_secret_arn == null ? 0 : 1
+
+  name        = "${var.name_prefix}-intercom-token-reader"
+  path        = var.iam_path
+  description = "ivsecrets: the rotation Lambda reads the Intercom API tokens"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "ReadTheIntercomApiTokens"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [var.intercom_token_secret_arn]
+    }]
+  })
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "intercom_token_reader" {
+  for_each = var.intercom_token_secret_arn == null ? toset([]) : toset(var.rotator.role_names)
+
+  role       = each.value
+  policy_arn = aws_iam_policy.intercom_token_reader[0].arn
+}
+
 # --- Resource policies (optional) -----------------------------------------------------------------
 
 data "aws_iam_policy_document" "secret" {

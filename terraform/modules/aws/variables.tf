@@ -168,6 +168,12 @@ variable "rotation_lambda_arn" {
   default     = null
 }
 
+variable "intercom_token_secret_arn" {
+  description = "ARN of the secret holding the Intercom API tokens (JSON by workspace) that the rotation Lambda reads; the rotator policy may read it."
+  type        = string
+  default     = null
+}
+
 variable "rotation_days" {
   description = "Days between scheduled rotations (with rotation_lambda_arn)."
   type        = number
