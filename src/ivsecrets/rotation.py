@@ -534,18 +534,12 @@ def delete_intercom_orphans(client: IntercomClient, env: Environment, recorded: 
 
 
 def check_secret_shape(value: SecretValue) -> None:
-    """RotationError unless ``value`` could be an Intercom secret (no surrounding whitespace, a
-    plausible length)."""
-    from ivsecrets.verification import MAX_SECRET_LENGTH, MIN_SECRET_LENGTH
+    """RotationError unless ``value`` could be an Intercom secret (verify's shape check)."""
+    from ivsecrets.verification import shape_problem
 
-    raw = value.reveal()
-    if raw != raw.strip() or not raw:
-        raise RotationError("the new secret is empty or has surrounding whitespace")
-    if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
-        raise RotationError(
-            f"the new secret has {len(raw)} characters; an Intercom secret "
-            f"has {MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH} (new ones 43)"
-        )
+    problem = shape_problem(value.reveal())
+    if problem is not None:
+        raise RotationError(f"the new secret cannot be used: {problem}")
 
 
 def _intercom_id(info: VersionInfo | None) -> str | None:

@@ -37,7 +37,7 @@ from ivsecrets.secret import Secret, VersionInfo
 if TYPE_CHECKING:
     from ivsecrets.plugins.intercom import IntercomSecret
 
-__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "verify"]
+__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "shape_problem", "verify"]
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 512
@@ -273,31 +273,51 @@ def _check_secret(
     report.add("shape", *_shape(result, ec))
 
 
-def _shape(secret: Secret, ec: EnvironmentConfig) -> tuple[Status, str]:
-    raw = secret.value.reveal()
-    if secret.had_whitespace:
-        return Status.fail, (
-            "the stored value has surrounding whitespace (a trailing newline?); "
-            "rewrite it without, e.g. printf '%s' instead of echo"
+def shape_problem(
+    raw: bytes, *, had_whitespace: bool = False, json_allowed: bool = False
+) -> str | None:
+    """What makes ``raw`` implausible as an Intercom secret, or None if nothing does.
+
+    >>> shape_problem(b"ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3") is None
+    True
+    >>> shape_problem(b"short")
+    '5 characters is not the length of an Intercom secret (16-512; new ones have 43)'
+    """
+    if had_whitespace or raw != raw.strip():
+        return (
+            "the value has surrounding whitespace (a trailing newline?); write it "
+            "without, e.g. printf '%s' instead of echo"
         )
+    if not raw:
+        return "the value is empty"
     text = raw.decode("utf-8", "replace")
-    if text.startswith("{") and "#" not in ec.reference:
+    if text.startswith("{") and not json_allowed:
         try:
             keys = sorted(json.loads(text))
         except (ValueError, TypeError):
             keys = []
         if keys:
-            return Status.fail, (
+            return (
                 "the secret is a JSON object, not a plain secret; add "
                 f"'#<key>' to the reference (keys: {', '.join(keys)})"
             )
     if not set(text) <= _PRINTABLE:
-        return Status.fail, "the secret contains non-printable or non-ASCII characters"
+        return "the secret contains non-printable or non-ASCII characters"
     if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
-        return Status.fail, (
+        return (
             f"{len(raw)} characters is not the length of an Intercom secret "
             f"({MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH}; new ones have 43)"
         )
+    return None
+
+
+def _shape(secret: Secret, ec: EnvironmentConfig) -> tuple[Status, str]:
+    raw = secret.value.reveal()
+    problem = shape_problem(
+        raw, had_whitespace=secret.had_whitespace, json_allowed="#" in ec.reference
+    )
+    if problem is not None:
+        return Status.fail, problem
     return Status.ok, f"{len(raw)} printable characters"
 
 
