@@ -81,21 +81,21 @@ def test_refresh_ahead_means_warm_readers_never_wait(store: MemoryStore) -> None
         time.sleep(0.005)
     secrets.close()
     assert hasher.fingerprint == _fp(SECRET_B), "the refresher picked up the new secret"
-    assert slowest < 0.1, f"a reader waited {slowest:.3f}s on the store"
+    assert slowest < 0.15, f"a reader waited {slowest:.3f}s on the store"
     assert any(e.kind == "rotated" for e in secrets.events)  # type: ignore[attr-defined]
 
 
 def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recovers(
     store: MemoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secrets = make(store, ttl=0.1, max_stale=0.4, backoff_base=0.02, backoff_max=0.05)
+    secrets = make(store, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
     hasher = secrets.hasher("web", "prod")
     expected = hasher.user_hash(user_id="7")
     store.down = True
     time.sleep(0.2)  # past ttl: stale now
     assert hasher.user_hash(user_id="7") == expected
     assert secrets.stats()["mem"]["stale_served"] >= 1
-    time.sleep(0.4)  # past ttl + max_stale
+    time.sleep(1.0)  # past ttl + max_stale
     with pytest.raises(StaleSecretError, match="max_stale") as info:
         hasher.user_hash(user_id="7")
     assert info.value.environment == Environment.of("web", "prod")
