@@ -197,7 +197,7 @@ class AwsProvider(Provider):
     def _batch_get(self, names: list[str]) -> dict[str, Fetched | Exception]:
         response = self.client().batch_get_secret_value(SecretIdList=names)
         found: dict[str, Fetched | Exception] = {
-            e.get("SecretId", ""): _error(e.get("ErrorCode", ""), e.get("Message", ""), 400)
+            e.get("SecretId", ""): store_error(e.get("ErrorCode", ""), e.get("Message", ""), 400)
             for e in response.get("Errors", [])
         }
         for entry in response.get("SecretValues", []):
@@ -237,7 +237,7 @@ class AwsProvider(Provider):
         except ImportError:  # pragma: no cover - then err cannot come from botocore
             return None
         if isinstance(err, bx.ClientError):
-            return _error(*_client_error(err))
+            return store_error(*client_error_parts(err))
         if isinstance(err, (bx.NoCredentialsError, bx.PartialCredentialsError)):
             return AccessDeniedError(
                 "no usable AWS credentials (set a profile, AWS_* variables or a role)"
@@ -274,11 +274,11 @@ class AwsProvider(Provider):
                     **self._payload(ref, value),
                 )
             except Exception as err:
-                code, _, status = _client_error(err)
+                code, _, status = client_error_parts(err)
                 if not code:
                     raise
                 # AWS's validation messages may quote the rejected value: keep the code only.
-                raise _error(code, "", status) from None
+                raise store_error(code, "", status) from None
             version, created_at = response["VersionId"], None
             labels, tags = self._describe(ref)
             if _holder(labels, Stage.pending) != version:
@@ -414,7 +414,7 @@ def _holder(labels: Mapping[str, list[str]], stage: Stage) -> str | None:
     return next((v for v, names in labels.items() if LABELS[stage] in names), None)
 
 
-def _client_error(err: Exception) -> tuple[str, str, int]:
+def client_error_parts(err: Exception) -> tuple[str, str, int]:
     """(code, message, HTTP status) of a botocore ClientError; empty for other exceptions."""
     response = getattr(err, "response", None)
     if not isinstance(response, dict):
@@ -429,10 +429,11 @@ def _client_error(err: Exception) -> tuple[str, str, int]:
 
 
 def _code(err: Exception) -> str:
-    return _client_error(err)[0]
+    return client_error_parts(err)[0]
 
 
-def _error(code: str, message: str, status: int) -> StoreError:
+def store_error(code: str, message: str, status: int) -> StoreError:
+    """The ivsecrets error for an AWS error code and HTTP status (the rotation Lambda uses it)."""
     text = f"AWS Secrets Manager answered {code or status}" + (f": {message}" if message else "")
     if code == "ResourceNotFoundException" or (
         code == "InvalidRequestException" and "delet" in message.lower()

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 from ivsecrets.config import CONFIG_ENV_VAR, CacheSettings, Config, WorkspaceConfig, load_config
 from ivsecrets.environments import Environment, Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError, RotationError
-from ivsecrets.plugins.aws import INTERCOM_TAG, _client_error, _error, redact_botocore_debug_logs
+from ivsecrets.plugins.aws import (
+    INTERCOM_TAG,
+    client_error_parts,
+    redact_botocore_debug_logs,
+    store_error,
+)
 from ivsecrets.rotation import check_secret_shape, create_intercom_secret, delete_intercom_orphans
 from ivsecrets.secret import SecretValue
 
@@ -134,11 +139,11 @@ class LambdaRotation:
             )
         except BaseException as err:
             _delete_quietly(intercom, created.id, "it could not be stored")
-            code, _, status = _client_error(err) if isinstance(err, Exception) else ("", "", 0)
+            code, _, status = client_error_parts(err) if isinstance(err, Exception) else ("", "", 0)
             if not code:
                 raise
             # AWS's validation messages may quote the rejected value: keep the code only.
-            raise _error(code, "", status).located(reference=r.arn) from None
+            raise store_error(code, "", status).located(reference=r.arn) from None
         log.info(
             "createSecret: stored Intercom secret %s (%s) as version %s of %s (%s)",
             *(created.id, created.fingerprint, r.token, r.arn, env),
