@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import os
 import sys
 import threading
 import timeit
 from collections.abc import Callable
 from typing import Any
 
-REGION = "us-east-1"
+from _moto import REGION, moto_endpoint
+
 NAMES = [f"ivsecrets-{w}-{p}" for w in ("test", "prod") for p in ("web", "ios", "android")]
 
 
@@ -115,21 +114,7 @@ def powertools(endpoint: str) -> tuple[float, int, int]:
 
 
 def main() -> int:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        AWS_ENDPOINT_URL=endpoint,
-    )
-    try:
+    with moto_endpoint() as endpoint:
         client, _ = counting_client(endpoint)
         for i, name in enumerate(NAMES):
             client.create_secret(Name=name, SecretString=f"bench-secret-{i}-" + "x" * 30)
@@ -142,8 +127,6 @@ def main() -> int:
                 rows[name] = fn(endpoint)
             except ImportError:
                 print(f"({name} not installed: make bench-peers installs it)")
-    finally:
-        server.stop()
     base = rows["ivsecrets"][0]
     print(
         f"\n{'library':<28} {'warm user_hash ns':>18} {'x ours':>7} "

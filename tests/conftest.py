@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,20 @@ pytest_plugins = [
     f"tests.servers.{path.stem}"
     for path in sorted((Path(__file__).parent / "servers").glob("[!_]*.py"))
 ]
+
+
+@pytest.fixture
+def secrets_of() -> Iterator[Callable[..., ivsecrets.Secrets]]:
+    """Build ``Secrets`` that are closed after the test (no refresher threads left behind)."""
+    built: list[ivsecrets.Secrets] = []
+
+    def build(config: ivsecrets.Config, **kwargs: Any) -> ivsecrets.Secrets:
+        built.append(ivsecrets.Secrets(config, **kwargs))
+        return built[-1]
+
+    yield build
+    for secrets in built:
+        secrets.close()
 
 
 @pytest.fixture(autouse=True)

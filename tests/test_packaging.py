@@ -19,9 +19,9 @@ def test_every_store_plugin_is_registered_in_the_entry_point_group() -> None:
         assert issubclass(cls, Provider) and cls.plugin == name
 
 
-def test_import_ivsecrets_and_loading_plugins_import_no_cloud_sdk() -> None:
+def test_import_ivsecrets_its_cli_and_plugins_import_no_cloud_sdk() -> None:
     code = (
-        "import sys, ivsecrets; from ivsecrets.provider import load_plugin; "
+        "import sys, ivsecrets, ivsecrets.cli; from ivsecrets.provider import load_plugin; "
         "[load_plugin(n) for n in ('aws', 'vault', 'gcp')]; "
         "print(sorted(m for m in ('boto3', 'botocore', 'hvac', 'google', 'grpc', 'requests') "
         "if m in sys.modules))"

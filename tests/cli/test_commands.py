@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import jwt as pyjwt
 import pytest
@@ -132,17 +131,3 @@ def test_init_writes_a_config_the_loader_accepts(run: Cli, store: str) -> None:
     assert len(config.environments) == 6
     assert run("init", "--store", store).exit_code == 2  # refuses to overwrite
     assert run("init", "--store", store, "--force").exit_code == 0
-
-
-def test_cli_imports_no_cloud_sdk() -> None:
-    import subprocess
-
-    code = (
-        "import sys; from ivsecrets.cli import cli; "
-        "print([m for m in ('boto3', 'botocore', 'hvac', 'google', 'grpc') "
-        "if m in sys.modules])"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"

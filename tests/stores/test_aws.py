@@ -66,20 +66,6 @@ def admin_provider(aws_client: Any) -> AwsProvider:
     return AwsProvider(store(), client=aws_client)
 
 
-@pytest.fixture
-def secrets_of() -> Iterator[Callable[..., Secrets]]:
-    """Build ``Secrets`` that are closed after the test (no refresher threads left behind)."""
-    built: list[Secrets] = []
-
-    def build(config: Any, **kwargs: Any) -> Secrets:
-        built.append(Secrets(config, **kwargs))
-        return built[-1]
-
-    yield build
-    for secrets in built:
-        secrets.close()
-
-
 class TestAwsContract(WritableProviderContract):
     @pytest.fixture
     def provider(self, moto_server: str) -> Provider:

@@ -8,7 +8,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -50,20 +50,6 @@ def store(**options: object) -> StoreConfig:
 def admin_provider(gcp_client: Any, gcp_project: str) -> GcpProvider:
     """A provider with the admin client injected, reading ``gcp_project``."""
     return GcpProvider(store(project=gcp_project), client=gcp_client)
-
-
-@pytest.fixture
-def secrets_of() -> Iterator[Callable[..., Secrets]]:
-    """Build ``Secrets`` that are closed after the test (no refresher threads left behind)."""
-    built: list[Secrets] = []
-
-    def build(config: Any, **kwargs: Any) -> Secrets:
-        built.append(Secrets(config, **kwargs))
-        return built[-1]
-
-    yield build
-    for secrets in built:
-        secrets.close()
 
 
 class TestGcpContract(WritableProviderContract):
