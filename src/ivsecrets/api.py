@@ -113,13 +113,19 @@ def get_hasher(platform: str | Platform, workspace: str) -> Hasher:
 
 
 def _default_hasher(platform: str | Platform, workspace: str) -> Hasher:
-    global _default
+    # Under the lock, so a configure() running meanwhile cannot leave an old hasher cached.
     with _default_lock:
-        if _default is None:
-            _default = Secrets()
-        hasher = _default.hasher(platform, workspace)
+        hasher = _built_default().hasher(platform, workspace)
         _HASHERS[platform, workspace] = hasher
         return hasher
+
+
+def _built_default() -> Secrets:
+    """The default, built on first use; the caller holds ``_default_lock``."""
+    global _default
+    if _default is None:
+        _default = Secrets()
+    return _default
 
 
 def configure(config: Config | Secrets | None = None) -> Secrets | None:
@@ -142,8 +148,5 @@ def configure(config: Config | Secrets | None = None) -> Secrets | None:
 
 def default_secrets() -> Secrets:
     """The default ``Secrets`` (built from ``load_config()`` on first use)."""
-    global _default
     with _default_lock:
-        if _default is None:
-            _default = Secrets()
-        return _default
+        return _built_default()
