@@ -23,7 +23,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.plugins.gcp import GcpProvider
-from ivsecrets.plugins.intercom import IntercomAuthError, IntercomClient
+from ivsecrets.intercom import IntercomAuthError, IntercomClient
 from ivsecrets.provider import Provider
 from ivsecrets.rotation import Rotator
 from ivsecrets.secret import SecretValue

@@ -21,8 +21,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ivsecrets.environments import DEFAULT_WORKSPACES, Environment, Platform
-from ivsecrets.errors import ConfigError
-from ivsecrets.secret import quoted
+from ivsecrets.errors import ConfigError, quoted
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ivsecrets.errors import quoted
+
 __all__ = ["DEFAULT_WORKSPACES", "Environment", "Platform", "Stage"]
 
 
@@ -28,8 +30,6 @@ class Platform(str, enum.Enum):
             return cls(str(value).strip().lower())
         except ValueError:
             valid = ", ".join(p.value for p in cls)
-            from ivsecrets.secret import quoted
-
             raise ValueError(
                 f"unknown platform {quoted(value)}; valid platforms: {valid}"
             ) from None

@@ -28,6 +28,7 @@ __all__ = [
     "StoreThrottledError",
     "StoreUnavailableError",
     "VerificationError",
+    "quoted",
 ]
 
 
@@ -160,3 +161,22 @@ class IntercomAPIError(IVSecretsError):
         self.status = status
         self.workspace = workspace
         super().__init__(message)
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for an error message, unless the value could be a pasted secret.
+
+    Config values that are wrong get echoed back to help the reader, but a long high-entropy
+    string in the wrong place is more likely a secret than a name: show only its length.
+
+    >>> quoted("prod")
+    "'prod'"
+    >>> quoted("ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3")
+    '<a 43-character string, not shown>'
+    """
+    if isinstance(value, (str, bytes)):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        mixed = any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+        if len(text) >= 24 or (len(text) >= 12 and mixed):
+            return f"<a {len(text)}-character string, not shown>"
+    return repr(value)

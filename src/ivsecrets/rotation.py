@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ivsecrets.api import Secrets
 from ivsecrets.config import Config, EnvironmentConfig
@@ -39,25 +38,24 @@ from ivsecrets.errors import (
     RotationError,
     StoreError,
 )
+from ivsecrets.intercom import (
+    CreatedIntercomSecret,
+    IntercomClient,
+    create_intercom_secret,
+    delete_intercom_orphans,
+)
 from ivsecrets.provider import Provider
-from ivsecrets.secret import Secret, SecretValue, VersionInfo
-
-if TYPE_CHECKING:
-    from ivsecrets.plugins.intercom import CreatedIntercomSecret, IntercomClient
+from ivsecrets.secret import Secret, SecretValue, VersionInfo, shape_problem
 
 __all__ = [
     "RotationResult",
     "RotationState",
     "Rotator",
     "check_secret_shape",
-    "create_intercom_secret",
-    "delete_intercom_orphans",
     "write_pin",
 ]
 
 log = logging.getLogger("ivsecrets")
-#: Names of secrets ivsecrets creates at Intercom start with this, so orphans can be found.
-INTERCOM_NAME_PREFIX = "ivsecrets "
 STAGE_ATTEMPTS = 3
 
 
@@ -147,8 +145,6 @@ class Rotator:
     def intercom(self, workspace: str) -> IntercomClient:
         if self._intercom is not None:
             return self._intercom(workspace)
-        from ivsecrets.plugins.intercom import IntercomClient
-
         return IntercomClient.from_workspace(self.config.workspace_settings[workspace])
 
     # -- rotate ---------------------------------------------------------------------------------
@@ -491,52 +487,8 @@ class Rotator:
         return result
 
 
-def create_intercom_secret(client: IntercomClient, env: Environment) -> CreatedIntercomSecret:
-    """Create ``env``'s new secret at Intercom, named so :func:`delete_intercom_orphans` finds it.
-
-    A create whose outcome is unknown is reconciled (whatever it may have made is deleted, its
-    value being lost) and tried once more; RotationError if that happens twice.
-    """
-    from ivsecrets.plugins.intercom import IntercomAmbiguousCreateError
-
-    name = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} " + (
-        datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
-    for attempt in (1, 2):
-        try:
-            return client.create([env.platform], name=f"{name} #{attempt}")
-        except IntercomAmbiguousCreateError as err:
-            # The value of a secret created by a lost answer is gone: delete it, try again.
-            for orphan in client.reconcile_create(err):
-                client.delete(orphan.id, missing_ok=True)
-            if attempt == 2:
-                raise RotationError(
-                    f"Intercom did not confirm creating a secret for {env} "
-                    "twice; nothing was stored, any secret it may have made "
-                    "was deleted"
-                ) from err
-    raise AssertionError("unreachable")
-
-
-def delete_intercom_orphans(client: IntercomClient, env: Environment, recorded: set[str]) -> None:
-    """Delete ``env``'s secrets that ivsecrets created at Intercom (by name) but that no version
-    in the store records (``recorded``: the Intercom ids the store holds)."""
-    prefix = f"{INTERCOM_NAME_PREFIX}{env.platform.value} {env.workspace} "
-    for secret in client.list():
-        if secret.name.startswith(prefix) and secret.id not in recorded:
-            client.delete(secret.id, missing_ok=True)
-            log.warning(
-                "ivsecrets: deleted Intercom secret %s, created by an interrupted "
-                "rotation of %s and never stored",
-                secret.id,
-                env,
-            )
-
-
 def check_secret_shape(value: SecretValue) -> None:
     """RotationError unless ``value`` could be an Intercom secret (verify's shape check)."""
-    from ivsecrets.verification import shape_problem
-
     problem = shape_problem(value.reveal())
     if problem is not None:
         raise RotationError(f"the new secret cannot be used: {problem}")

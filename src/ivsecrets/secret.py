@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import string
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -16,10 +18,13 @@ __all__ = [
     "SecretValue",
     "VersionInfo",
     "fingerprint",
-    "quoted",
+    "shape_problem",
 ]
 
 FINGERPRINT_PREFIX = "ivfp1:"
+MIN_SECRET_LENGTH = 16
+MAX_SECRET_LENGTH = 512
+_PRINTABLE = frozenset(string.printable) - frozenset(string.whitespace)
 # The fingerprint is HMAC-SHA256 keyed with the secret over this fixed domain string, so it can be
 # printed, committed and compared without revealing the secret or any hash Intercom would accept.
 _FINGERPRINT_DOMAIN = b"ivsecrets fingerprint v1"
@@ -33,25 +38,6 @@ def fingerprint(value: bytes | str) -> str:
     """
     key = value.encode() if isinstance(value, str) else value
     return FINGERPRINT_PREFIX + hmac.new(key, _FINGERPRINT_DOMAIN, hashlib.sha256).hexdigest()[:16]
-
-
-def quoted(value: object) -> str:
-    """``repr(value)`` for an error message, unless the value could be a pasted secret.
-
-    Config values that are wrong get echoed back to help the reader, but a long high-entropy
-    string in the wrong place is more likely a secret than a name: show only its length.
-
-    >>> quoted("prod")
-    "'prod'"
-    >>> quoted("ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3")
-    '<a 43-character string, not shown>'
-    """
-    if isinstance(value, (str, bytes)):
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        mixed = any(c.isupper() for c in text) and any(c.isdigit() for c in text)
-        if len(text) >= 24 or (len(text) >= 12 and mixed):
-            return f"<a {len(text)}-character string, not shown>"
-    return repr(value)
 
 
 class SecretValue:
@@ -143,3 +129,41 @@ class VersionInfo:
     created_at: datetime | None = None
     intercom_secret_id: str | None = None
     retired: bool = False
+
+
+def shape_problem(
+    raw: bytes, *, had_whitespace: bool = False, json_allowed: bool = False
+) -> str | None:
+    """What makes ``raw`` implausible as an Intercom secret, or None if nothing does.
+
+    >>> shape_problem(b"ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3") is None
+    True
+    >>> shape_problem(b"short")
+    '5 characters is not the length of an Intercom secret (16-512; new ones have 43)'
+    """
+    if had_whitespace or raw != raw.strip():
+        return (
+            "the value has surrounding whitespace (a trailing newline?); write it "
+            "without, e.g. printf '%s' instead of echo"
+        )
+    if not raw:
+        return "the value is empty"
+    text = raw.decode("utf-8", "replace")
+    if text.startswith("{") and not json_allowed:
+        try:
+            keys = sorted(json.loads(text))
+        except (ValueError, TypeError):
+            keys = []
+        if keys:
+            return (
+                "the secret is a JSON object, not a plain secret; add "
+                f"'#<key>' to the reference (keys: {', '.join(keys)})"
+            )
+    if not set(text) <= _PRINTABLE:
+        return "the secret contains non-printable or non-ASCII characters"
+    if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
+        return (
+            f"{len(raw)} characters is not the length of an Intercom secret "
+            f"({MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH}; new ones have 43)"
+        )
+    return None

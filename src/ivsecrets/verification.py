@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import enum
 import json
-import string
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ivsecrets.api import Secrets
 from ivsecrets.config import Config, EnvironmentConfig, WorkspaceConfig
@@ -32,16 +31,10 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.hashing import user_hash
-from ivsecrets.secret import Secret, VersionInfo
+from ivsecrets.intercom import IntercomSecret, check_recorded_secret
+from ivsecrets.secret import Secret, VersionInfo, shape_problem
 
-if TYPE_CHECKING:
-    from ivsecrets.plugins.intercom import IntercomSecret
-
-__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "shape_problem", "verify"]
-
-MIN_SECRET_LENGTH = 16
-MAX_SECRET_LENGTH = 512
-_PRINTABLE = frozenset(string.printable) - frozenset(string.whitespace)
+__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "verify"]
 
 
 class Status(str, enum.Enum):
@@ -273,44 +266,6 @@ def _check_secret(
     report.add("shape", *_shape(result, ec))
 
 
-def shape_problem(
-    raw: bytes, *, had_whitespace: bool = False, json_allowed: bool = False
-) -> str | None:
-    """What makes ``raw`` implausible as an Intercom secret, or None if nothing does.
-
-    >>> shape_problem(b"ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3") is None
-    True
-    >>> shape_problem(b"short")
-    '5 characters is not the length of an Intercom secret (16-512; new ones have 43)'
-    """
-    if had_whitespace or raw != raw.strip():
-        return (
-            "the value has surrounding whitespace (a trailing newline?); write it "
-            "without, e.g. printf '%s' instead of echo"
-        )
-    if not raw:
-        return "the value is empty"
-    text = raw.decode("utf-8", "replace")
-    if text.startswith("{") and not json_allowed:
-        try:
-            keys = sorted(json.loads(text))
-        except (ValueError, TypeError):
-            keys = []
-        if keys:
-            return (
-                "the secret is a JSON object, not a plain secret; add "
-                f"'#<key>' to the reference (keys: {', '.join(keys)})"
-            )
-    if not set(text) <= _PRINTABLE:
-        return "the secret contains non-printable or non-ASCII characters"
-    if not MIN_SECRET_LENGTH <= len(raw) <= MAX_SECRET_LENGTH:
-        return (
-            f"{len(raw)} characters is not the length of an Intercom secret "
-            f"({MIN_SECRET_LENGTH}-{MAX_SECRET_LENGTH}; new ones have 43)"
-        )
-    return None
-
-
 def _shape(secret: Secret, ec: EnvironmentConfig) -> tuple[Status, str]:
     raw = secret.value.reveal()
     problem = shape_problem(
@@ -448,8 +403,6 @@ def _check_intercom(
         elif isinstance(secrets, IVSecretsError):
             report.add("intercom", Status.error, f"Intercom API: {secrets}")
         else:
-            from ivsecrets.plugins.intercom import check_recorded_secret
-
             check = check_recorded_secret(secrets, recorded, env.platform)
             if check.ok:
                 report.add("intercom", Status.ok, check.describe())

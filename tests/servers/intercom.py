@@ -16,7 +16,7 @@ import pytest
 
 from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
-from ivsecrets.plugins.intercom import IntercomClient, RetryPolicy
+from ivsecrets.intercom import IntercomClient, RetryPolicy
 from tests.servers._intercom_api import FakeIntercomAPI
 
 # Retries in tests: same attempts as in production, but no real waiting.

@@ -94,7 +94,7 @@ def _intercom_lister(workspace: WorkspaceConfig) -> Any:
 
     if not os.environ.get(workspace.intercom_token_env):
         return None
-    from ivsecrets.plugins.intercom import IntercomClient
+    from ivsecrets.intercom import IntercomClient
 
     client = IntercomClient.from_workspace(workspace)
     return client.list()

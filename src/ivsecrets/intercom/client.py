@@ -18,51 +18,46 @@ No token or secret ever appears in a message, a repr or a log record.
 
 from __future__ import annotations
 
-import base64
 import builtins
 import email.utils
-import enum
-import http.client
 import json
 import logging
 import os
 import random
 import secrets
-import ssl
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
-from urllib.parse import SplitResult, quote, unquote, urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
+from ivsecrets.intercom.errors import (
+    IntercomAmbiguousCreateError,
+    IntercomAuthError,
+    IntercomNotFoundError,
+    IntercomRateLimitedError,
+    IntercomUnavailableError,
+)
+from ivsecrets.intercom.records import (
+    CreatedIntercomSecret,
+    IntercomSecret,
+    RecordedSecretCheck,
+    check_recorded_secret,
+    secrets_for_platform,
+)
+from ivsecrets.intercom.transport import (
+    HTTPResponse,
+    Transport,
+    TransportError,
+    http_client_transport,
+)
 from ivsecrets.secret import SecretValue
 
-__all__ = [
-    "API_VERSION",
-    "REGION_BASE_URLS",
-    "CreatedIntercomSecret",
-    "HTTPResponse",
-    "IntercomAmbiguousCreateError",
-    "IntercomAuthError",
-    "IntercomClient",
-    "IntercomNotFoundError",
-    "IntercomRateLimitedError",
-    "IntercomSecret",
-    "IntercomUnavailableError",
-    "RecordedSecretCheck",
-    "RecordedSecretState",
-    "RetryPolicy",
-    "Transport",
-    "TransportError",
-    "check_recorded_secret",
-    "http_client_transport",
-    "secrets_for_platform",
-]
+__all__ = ["API_VERSION", "REGION_BASE_URLS", "IntercomClient", "RetryPolicy"]
 
 log = logging.getLogger("ivsecrets.intercom")
 
@@ -76,265 +71,6 @@ REGION_BASE_URLS: Mapping[str, str] = {
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 # How far before the request Intercom's clock may put a secret we created (clock skew).
 _RECONCILE_SKEW = timedelta(minutes=5)
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class IntercomAuthError(IntercomAPIError):
-    """Intercom refused the token (401) or its scopes (403): fix the token, do not retry."""
-
-
-class IntercomNotFoundError(IntercomAPIError):
-    """No such secret (404). On delete it means the secret is already gone."""
-
-
-class IntercomUnavailableError(IntercomAPIError):
-    """Intercom could not be reached or kept failing (5xx) after every retry; nothing is known
-    to have changed, except where the call is idempotent (list, delete)."""
-
-
-class IntercomRateLimitedError(IntercomUnavailableError):
-    """Intercom kept answering 429; ``retry_after`` is the wait it asked for, when it said."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = 429,
-        workspace: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status=status, workspace=workspace)
-        self.retry_after = retry_after
-
-
-class IntercomAmbiguousCreateError(IntercomAPIError):
-    """A create may or may not have happened at Intercom (5xx, or no answer after sending).
-
-    The secret value, if one was created, is lost: pass this error to
-    :meth:`IntercomClient.reconcile_create` to find the secret(s) and delete them. Deliberately not
-    an :class:`IntercomUnavailableError`, so a generic "try again later" handler cannot swallow it.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None,
-        workspace: str | None,
-        name: str,
-        platforms: tuple[Platform, ...],
-        sent_at: datetime,
-        secret_id: str | None = None,
-    ) -> None:
-        super().__init__(message, status=status, workspace=workspace)
-        self.name = name
-        self.platforms = platforms
-        self.sent_at = sent_at
-        self.secret_id = secret_id
-
-
-# --- values ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IntercomSecret:
-    """What Intercom reports about one secret: never its value."""
-
-    id: str
-    name: str
-    supports_web: bool
-    supports_ios: bool
-    supports_android: bool
-    created_at: datetime | None = None
-
-    @property
-    def platforms(self) -> tuple[Platform, ...]:
-        """The platforms the secret is enabled for."""
-        return tuple(p for p in Platform if self.supports(p))
-
-    def supports(self, platform: Platform | str) -> bool:
-        """Whether the secret is enabled for ``platform``."""
-        return bool(getattr(self, f"supports_{Platform.parse(platform).value}"))
-
-
-@dataclass(frozen=True)
-class CreatedIntercomSecret:
-    """A secret just created: its metadata and its value, which Intercom will never show again."""
-
-    metadata: IntercomSecret
-    value: SecretValue
-
-    @property
-    def id(self) -> str:
-        return self.metadata.id
-
-    @property
-    def fingerprint(self) -> str:
-        return self.value.fingerprint
-
-
-class RecordedSecretState(str, enum.Enum):
-    """What Intercom says about a secret id we recorded."""
-
-    active = "active"
-    missing = "missing"
-    not_enabled = "not_enabled"
-
-
-@dataclass(frozen=True)
-class RecordedSecretCheck:
-    """The result of :func:`check_recorded_secret`; ``ok`` when the id is live for the platform."""
-
-    secret_id: str
-    platform: Platform
-    state: RecordedSecretState
-    secret: IntercomSecret | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.state is RecordedSecretState.active
-
-    def describe(self) -> str:
-        """One sentence for ``ivsecrets verify``."""
-        if self.state is RecordedSecretState.active:
-            return f"Intercom secret {self.secret_id} exists and is enabled for {self.platform}"
-        if self.state is RecordedSecretState.missing:
-            return f"Intercom secret {self.secret_id} does not exist (deleted, or never created)"
-        enabled = ", ".join(str(p) for p in self.secret.platforms) if self.secret else ""
-        return (
-            f"Intercom secret {self.secret_id} exists but is not enabled for {self.platform}"
-            f" (enabled for: {enabled or 'no platform'})"
-        )
-
-
-def secrets_for_platform(
-    secrets: Iterable[IntercomSecret], platform: Platform | str
-) -> list[IntercomSecret]:
-    """The secrets enabled for ``platform``, newest first.
-
-    >>> web = IntercomSecret("1", "web only", True, False, False)
-    >>> web_ios = IntercomSecret("2", "web and ios", True, True, False)
-    >>> [s.id for s in secrets_for_platform([web, web_ios], "ios")]
-    ['2']
-    """
-    platform = Platform.parse(platform)
-    matching = [s for s in secrets if s.supports(platform)]
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
-    return sorted(matching, key=lambda s: (s.created_at or epoch, s.id), reverse=True)
-
-
-def check_recorded_secret(
-    secrets: Iterable[IntercomSecret], secret_id: str, platform: Platform | str
-) -> RecordedSecretCheck:
-    """Whether the recorded ``secret_id`` still exists at Intercom and is enabled for ``platform``.
-
-    >>> s = [IntercomSecret("7", "a", True, False, False)]
-    >>> check_recorded_secret(s, "7", "web").ok, check_recorded_secret(s, "7", "ios").state.value
-    (True, 'not_enabled')
-    """
-    platform = Platform.parse(platform)
-    for secret in secrets:
-        if secret.id == secret_id:
-            state = (
-                RecordedSecretState.active
-                if secret.supports(platform)
-                else RecordedSecretState.not_enabled
-            )
-            return RecordedSecretCheck(secret_id, platform, state, secret)
-    return RecordedSecretCheck(secret_id, platform, RecordedSecretState.missing)
-
-
-# --- transport ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HTTPResponse:
-    """A raw HTTP response; header names lower-case."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class TransportError(Exception):
-    """No HTTP response. ``sent`` is False only when the request surely never reached the server."""
-
-    def __init__(self, message: str, *, sent: bool) -> None:
-        super().__init__(message)
-        self.sent = sent
-
-
-class Transport(Protocol):
-    """Sends one request; raises :class:`TransportError` when there is no response."""
-
-    def __call__(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: float,
-    ) -> HTTPResponse: ...
-
-
-def http_client_transport(
-    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
-) -> HTTPResponse:
-    """The default transport: one ``http.client`` connection per request, no redirects.
-
-    A fresh connection each time keeps "did it reach Intercom?" answerable: a failure while
-    connecting means not sent; a reused keep-alive connection could fail either way. Redirects are
-    not followed, so the token never goes to another host. ``HTTPS_PROXY``/``NO_PROXY`` are honoured
-    through a CONNECT tunnel.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        context = ssl.create_default_context()
-        proxy = _https_proxy(host)
-        if proxy is None:
-            conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
-        else:
-            conn = http.client.HTTPSConnection(
-                proxy.hostname or "", proxy.port or 8080, timeout=timeout, context=context
-            )
-            tunnel_headers = {}
-            if proxy.username is not None:
-                user_pass = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
-                tunnel_headers["Proxy-Authorization"] = (
-                    "Basic " + base64.b64encode(user_pass.encode()).decode()
-                )
-            conn.set_tunnel(host, parts.port or 443, headers=tunnel_headers)
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    try:
-        try:
-            conn.connect()
-        except OSError as err:
-            raise TransportError(f"could not connect: {type(err).__name__}", sent=False) from err
-        try:
-            conn.request(method, target, body=body, headers=dict(headers))
-            response = conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as err:
-            raise TransportError(f"no response: {type(err).__name__}", sent=True) from err
-        return HTTPResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
-    finally:
-        conn.close()
-
-
-def _https_proxy(host: str) -> SplitResult | None:
-    proxy = urllib.request.getproxies().get("https")
-    if not proxy or urllib.request.proxy_bypass(host):
-        return None
-    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-
-
-# --- the client -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

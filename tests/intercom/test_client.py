@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import ivsecrets.plugins.intercom as intercom_module
+import ivsecrets.intercom.transport as intercom_module
 from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
-from ivsecrets.plugins.intercom import (
+from ivsecrets.intercom import (
     API_VERSION,
     HTTPResponse,
     IntercomAmbiguousCreateError,

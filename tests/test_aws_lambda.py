@@ -22,10 +22,10 @@ import pytest
 
 from ivsecrets import Environment, Secrets, user_hash
 from ivsecrets.errors import AccessDeniedError, ConfigError, RotationError
-from ivsecrets.plugins import aws_lambda
+from ivsecrets import aws_lambda
 from ivsecrets.plugins.aws import INTERCOM_TAG
-from ivsecrets.plugins.aws_lambda import LambdaRotation
-from ivsecrets.plugins.intercom import IntercomClient
+from ivsecrets.aws_lambda import LambdaRotation
+from ivsecrets.intercom import IntercomClient
 from ivsecrets.rotation import Rotator
 from ivsecrets.testing import SECRET_A
 from tests.servers._intercom_api import FakeIntercomAPI

@@ -1,0 +1,75 @@
+"""The errors of Intercom's secret API, one class per thing a caller does differently.
+
+All derive from :class:`~ivsecrets.errors.IntercomAPIError` (in the core, so the CLI can map it to
+an exit code without importing this package).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ivsecrets.environments import Platform
+from ivsecrets.errors import IntercomAPIError
+
+__all__ = [
+    "IntercomAPIError",
+    "IntercomAmbiguousCreateError",
+    "IntercomAuthError",
+    "IntercomNotFoundError",
+    "IntercomRateLimitedError",
+    "IntercomUnavailableError",
+]
+
+
+class IntercomAuthError(IntercomAPIError):
+    """Intercom refused the token (401) or its scopes (403): fix the token, do not retry."""
+
+
+class IntercomNotFoundError(IntercomAPIError):
+    """No such secret (404). On delete it means the secret is already gone."""
+
+
+class IntercomUnavailableError(IntercomAPIError):
+    """Intercom could not be reached or kept failing (5xx) after every retry; nothing is known
+    to have changed, except where the call is idempotent (list, delete)."""
+
+
+class IntercomRateLimitedError(IntercomUnavailableError):
+    """Intercom kept answering 429; ``retry_after`` is the wait it asked for, when it said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        workspace: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, workspace=workspace)
+        self.retry_after = retry_after
+
+
+class IntercomAmbiguousCreateError(IntercomAPIError):
+    """A create may or may not have happened at Intercom (5xx, or no answer after sending).
+
+    The secret value, if one was created, is lost: pass this error to
+    :meth:`IntercomClient.reconcile_create` to find the secret(s) and delete them. Deliberately not
+    an :class:`IntercomUnavailableError`, so a generic "try again later" handler cannot swallow it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None,
+        workspace: str | None,
+        name: str,
+        platforms: tuple[Platform, ...],
+        sent_at: datetime,
+        secret_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, workspace=workspace)
+        self.name = name
+        self.platforms = platforms
+        self.sent_at = sent_at
+        self.secret_id = secret_id
