@@ -34,8 +34,8 @@ from ivsecrets.intercom import (
 )
 from ivsecrets.plugins.aws import (
     INTERCOM_TAG,
+    AwsProvider,
     client_error_parts,
-    redact_botocore_debug_logs,
     store_error,
 )
 from ivsecrets.rotation import check_secret_shape
@@ -87,7 +87,7 @@ class LambdaRotation:
         intercom: Callable[[str], IntercomClient] | None = None,
         grace: float | None = None,
     ) -> None:
-        redact_botocore_debug_logs()
+        AwsProvider.redact_sdk_logs()
         self._client, self._intercom, self._grace = client, intercom, grace
         self._config: Config | None = None
 

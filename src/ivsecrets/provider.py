@@ -1,9 +1,20 @@
-"""The provider base class every store plugin extends, and plugin discovery.
+"""The provider base classes every store plugin extends, and plugin discovery.
 
-The base class owns what all stores share: option validation, ``#json_key`` extraction, whitespace
-and emptiness checks, error translation, batching and the rotation protocol's shape. A plugin
-implements only the store-specific calls (``_fetch`` and, where the store allows, the ``_stage`` /
-``_promote`` / ... writes) and, where it can, ``_fetch_current_many`` for batch loading.
+``Provider`` reads; ``WritableProvider(Provider)`` also rotates, and its rotation steps are
+abstract, so which stores can rotate is visible to a reader and to mypy. The base classes own what
+all stores share:
+
+- declared ``options`` (type-checked; an unknown option is a ConfigError naming the file, the key,
+  the valid options and the closest match), from which ``ivsecrets init`` writes its template;
+- the lazily built SDK client (:class:`LazyClient`): built once however many threads ask, an
+  injected client kept as it is, dropped in a forked child without taking a lock;
+- the SDK loggers whose debug records could carry a secret, filtered once per process;
+- ``#json_key`` extraction, whitespace and emptiness checks, error translation at the boundary,
+  per-environment batch results and the rotation protocol's shape.
+
+A plugin implements only the store-specific calls: ``_fetch`` (and ``_fetch_current_many`` where
+the store has a batch read), ``_translate``, and for a writable store ``_stage``, ``_promote``,
+``_rollback``, ``_retire_previous`` and ``_discard_pending``.
 
 Plugins are found through the ``ivsecrets.providers`` entry-point group; a plugin module must not
 import its SDK at import time, so ``import ivsecrets`` stays light.
@@ -11,13 +22,16 @@ import its SDK at import time, so ``import ivsecrets`` stays light.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import os
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Environment, Stage
@@ -26,21 +40,109 @@ from ivsecrets.errors import (
     ConfigError,
     InvalidSecretError,
     IVSecretsError,
-    RotationError,
     SecretNotFoundError,
     StoreError,
     StoreUnavailableError,
 )
 from ivsecrets.secret import Secret, SecretValue, VersionInfo
 
-__all__ = ["ENTRY_POINT_GROUP", "Fetched", "Provider", "Reference", "load_plugin"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Fetched",
+    "LazyClient",
+    "Option",
+    "Provider",
+    "Reference",
+    "WritableProvider",
+    "load_plugin",
+]
 
 ENTRY_POINT_GROUP = "ivsecrets.providers"
 # (store, reference, length) already warned about surrounding whitespace: once per process is
 # enough to be seen, and a refresh every few minutes must not flood the log.
 _warned_whitespace: set[tuple[str, str, int]] = set()
 log = logging.getLogger("ivsecrets")
+C = TypeVar("C")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a plugin accepts in ``[stores.NAME]``: its type, default and documentation.
+
+    ``example`` is the TOML value ``ivsecrets init`` shows; ``required`` options are written
+    active, the others commented out (so environment variables the SDK reads keep working).
+    """
+
+    kind: type
+    default: Any
+    help: str
+    example: str | None = None
+    required: bool = False
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the option's type (an int for a float); TypeError otherwise."""
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, self.kind) or isinstance(value, bool) is not (self.kind is bool):
+            raise TypeError(f"must be a {self.kind.__name__}, got {type(value).__name__}")
+        return value
+
+
+class LazyClient(Generic[C]):
+    """An SDK client built on first use, once however many threads ask at the same time.
+
+    An injected client is used as it is and survives :meth:`reset`. ``reset`` runs in a forked
+    child (through the cache's at-fork handler) and so never takes the lock: a thread of the
+    parent may have held it at ``fork()``, and that thread does not exist in the child.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[], C],
+        *,
+        injected: C | None = None,
+        close: Callable[[C], None] | None = None,
+    ) -> None:
+        self._build = build
+        self._injected = injected
+        self._close = close
+        self._client: C | None = injected
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def get(self) -> C:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client, self._pid = self._build(), os.getpid()
+                client = self._client
+        return client
+
+    def reset(self) -> None:
+        """Drop a client built here (closing it if this process built it); keep an injected one."""
+        self._lock = threading.Lock()
+        old, self._client = self._client, self._injected
+        # Closing what a parent process built can hang on its inherited sockets: never in a child.
+        if old is None or old is self._injected or self._close is None:
+            return
+        if self._pid == os.getpid():
+            self._close(old)
+
+
+class _SdkRedaction(logging.Filter):
+    """Applies one plugin's rule to the records of its SDK's loggers (installed once per class)."""
+
+    def __init__(self, rule: Callable[[logging.LogRecord], bool]) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.rule(record)
+
+
+_REDACTIONS: dict[type, _SdkRedaction] = {}
 
 
 @dataclass(frozen=True)
@@ -76,22 +178,102 @@ class Fetched:
 
 
 class Provider(ABC):
-    """Base class of store plugins. Thread-safe as long as the plugin's client is.
+    """Base class of store plugins that read. Thread-safe as long as the plugin's client is.
 
-    Subclasses set ``plugin`` and implement ``_fetch``; everything public lives here.
+    Subclasses set ``plugin`` and ``options`` and implement ``_fetch``; everything public lives
+    here. Raises ConfigError at construction for an unknown or mistyped option.
     """
 
     plugin: ClassVar[str] = ""
+    #: The options ``[stores.NAME]`` may set for this plugin (besides ``plugin`` and ``cache``).
+    options: ClassVar[Mapping[str, Option]] = {}
     #: True when the plugin resolves ``Reference.key`` itself (e.g. a Vault KV field);
     #: otherwise the base class reads the key from a JSON object payload.
     resolves_key: ClassVar[bool] = False
+    #: Loggers of the store's SDK whose records pass through :meth:`sdk_record_allowed`.
+    sdk_loggers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, store: StoreConfig) -> None:
         self.store = store
         self.name = store.name
+        self.settings = self._checked_options(store)
+        self._clients: list[LazyClient[Any]] = []
+        self.redact_sdk_logs()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.name!r})"
+
+    # -- options --------------------------------------------------------------------------------
+
+    @classmethod
+    def _checked_options(cls, store: StoreConfig) -> dict[str, Any]:
+        settings = {name: option.default for name, option in cls.options.items()}
+        for name, value in store.options.items():
+            option = cls.options.get(name)
+            if option is None:
+                valid = sorted(cls.options)
+                close = difflib.get_close_matches(name, valid, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise store.error(
+                    name,
+                    f"unknown option for the '{cls.plugin}' store",
+                    fix=hint + "valid options: " + (", ".join(valid) or "none"),
+                )
+            try:
+                settings[name] = option.check(value)
+            except TypeError as err:
+                raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
+        return settings
+
+    def option(self, name: str) -> Any:
+        """The value of a declared option: from ``[stores.NAME]``, else its default."""
+        return self.settings[name]
+
+    @classmethod
+    def init_template(cls) -> str:
+        """The ``[stores.NAME]`` lines ``ivsecrets init`` writes for this plugin."""
+        lines = []
+        for name, option in cls.options.items():
+            if option.example is None:
+                continue
+            line = f"{name} = {option.example}"
+            lines.append(
+                f"{line:<34}# {option.help}" if option.required else f"# {line:<32}# {option.help}"
+            )
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    # -- the SDK client and its logs ---------------------------------------------------------------
+
+    def lazy_client(
+        self,
+        build: Callable[[], C],
+        *,
+        injected: C | None = None,
+        close: Callable[[C], None] | None = None,
+    ) -> LazyClient[C]:
+        """A client built by ``build`` on first use; :meth:`reset` drops it."""
+        client = LazyClient(build, injected=injected, close=close)
+        self._clients.append(client)
+        return client
+
+    def reset(self) -> None:
+        """Drop clients and sessions (called in a forked child and on close). Takes no lock."""
+        for client in self._clients:
+            client.reset()
+
+    @staticmethod
+    def sdk_record_allowed(record: logging.LogRecord) -> bool:
+        """Whether a record of one of ``sdk_loggers`` may be logged (it may also be redacted)."""
+        return True
+
+    @classmethod
+    def redact_sdk_logs(cls) -> None:
+        """Filter the SDK loggers through :meth:`sdk_record_allowed` (idempotent, process-wide)."""
+        if not cls.sdk_loggers or cls in _REDACTIONS:
+            return
+        redaction = _REDACTIONS.setdefault(cls, _SdkRedaction(cls.sdk_record_allowed))
+        for name in cls.sdk_loggers:
+            logging.getLogger(name).addFilter(redaction)
 
     # -- what a plugin implements -------------------------------------------------------------
 
@@ -114,20 +296,6 @@ class Provider(ABC):
     def _translate(self, err: Exception) -> StoreError | None:
         """Map an SDK exception to an ivsecrets error; None means "store unavailable"."""
         return None
-
-    def reset(self) -> None:  # noqa: B027 - an optional hook, not abstract
-        """Drop clients and sessions (called in a forked child and on close)."""
-
-    # -- options --------------------------------------------------------------------------------
-
-    def option(self, name: str, kind: type[T], default: T) -> T:
-        """A plugin option from ``[stores.NAME]``, type-checked; ConfigError names file and key."""
-        value = self.store.options.get(name, default)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind):
-            raise self.store.error(name, f"must be a {kind.__name__}, got {type(value).__name__}")
-        return value
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -247,56 +415,69 @@ class Provider(ABC):
             had_whitespace=stripped != text,
         )
 
-    # -- writing, for rotation ------------------------------------------------------------------
-    # Every write is idempotent and compare-and-set, so an interrupted rotation can be re-run:
-    # stage() with the same value returns the version already staged; promote() succeeds if the
-    # pending version is already current; a concurrent writer makes the loser raise
-    # ConcurrentRotationError with nothing half-written.
+
+class WritableProvider(Provider):
+    """Base class of store plugins that can rotate: stage, promote, roll back, retire, discard.
+
+    Every write is idempotent and compare-and-set, so an interrupted rotation can be re-run:
+    ``stage()`` with the same value returns the version already staged; ``promote()`` succeeds if
+    the pending version is already current; a concurrent writer makes the loser raise
+    ConcurrentRotationError with nothing half-written.
+    """
+
+    # -- what a plugin implements -------------------------------------------------------------
+
+    @abstractmethod
+    def _stage(
+        self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
+    ) -> VersionInfo: ...
+
+    @abstractmethod
+    def _promote(
+        self, ref: Reference, pending_version: str, expected_current_version: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def _rollback(self, ref: Reference, expected_current_version: str) -> None: ...
+
+    @abstractmethod
+    def _retire_previous(self, ref: Reference, expected_previous_version: str) -> None: ...
+
+    @abstractmethod
+    def _discard_pending(self, ref: Reference, pending_version: str) -> None: ...
+
+    # -- the rotation steps -------------------------------------------------------------------
 
     def stage(
         self, reference: str, value: SecretValue, *, intercom_secret_id: str | None = None
     ) -> VersionInfo:
         """Store ``value`` as the pending version (not served). Returns its VersionInfo."""
-        info: VersionInfo = self._write(
-            "stage", reference, value=value, intercom_secret_id=intercom_secret_id
-        )
-        return info
+        return self._write(reference, lambda ref: self._stage(ref, value, intercom_secret_id))
 
     def promote(
         self, reference: str, *, pending_version: str, expected_current_version: str | None
     ) -> None:
         """Make the pending version current and the current one previous, atomically."""
         self._write(
-            "promote",
-            reference,
-            pending_version=pending_version,
-            expected_current_version=expected_current_version,
+            reference, lambda ref: self._promote(ref, pending_version, expected_current_version)
         )
 
     def rollback(self, reference: str, *, expected_current_version: str) -> None:
         """Make the previous version current again (the current one becomes previous)."""
-        self._write("rollback", reference, expected_current_version=expected_current_version)
+        self._write(reference, lambda ref: self._rollback(ref, expected_current_version))
 
     def retire_previous(self, reference: str, *, expected_previous_version: str) -> None:
         """Stop serving the previous version (after its Intercom secret was deleted)."""
-        self._write(
-            "retire_previous", reference, expected_previous_version=expected_previous_version
-        )
+        self._write(reference, lambda ref: self._retire_previous(ref, expected_previous_version))
 
     def discard_pending(self, reference: str, *, pending_version: str) -> None:
         """Remove the pending stage from ``pending_version`` (abandon a staged rotation)."""
-        self._write("discard_pending", reference, pending_version=pending_version)
+        self._write(reference, lambda ref: self._discard_pending(ref, pending_version))
 
-    def _write(self, step: str, reference: str, **kwargs: Any) -> Any:
-        method = getattr(self, f"_{step}", None)
-        if method is None:
-            raise RotationError(
-                f"store '{self.name}' (plugin '{self.plugin}') is read-only: "
-                "it cannot stage or promote secrets"
-            )
+    def _write(self, reference: str, step: Callable[[Reference], T]) -> T:
         ref = Reference.parse(reference)
         try:
-            return method(ref, **kwargs)
+            return step(ref)
         except IVSecretsError as err:
             if isinstance(err, StoreError):
                 err.located(store=self.name, reference=str(ref))

@@ -44,7 +44,7 @@ from ivsecrets.intercom import (
     create_intercom_secret,
     delete_intercom_orphans,
 )
-from ivsecrets.provider import Provider
+from ivsecrets.provider import Provider, WritableProvider
 from ivsecrets.secret import Secret, SecretValue, VersionInfo, shape_problem
 
 __all__ = [
@@ -126,6 +126,23 @@ class Rotator:
         ec = self.config.environment(platform, workspace)
         return ec, self.secrets.providers[ec.store]
 
+    def _writable(
+        self, platform: str | Platform, workspace: str
+    ) -> tuple[EnvironmentConfig, WritableProvider]:
+        """The environment and its store, which must be one that can rotate (ConfigError)."""
+        ec, provider = self._target(platform, workspace)
+        if not isinstance(provider, WritableProvider):
+            store = self.config.stores[ec.store]
+            raise ConfigError(
+                f"store '{ec.store}' (plugin '{store.plugin}') is read-only: it cannot stage "
+                f"or promote secrets, so {ec.environment} cannot be rotated by ivsecrets",
+                file=store.source,
+                key=f"stores.{ec.store}",
+                fix="rotate the secret where it is kept, or move it to a store that rotates "
+                "(aws, vault, gcp)",
+            )
+        return ec, provider
+
     def state(self, platform: str | Platform, workspace: str) -> RotationState:
         """The versions the store holds for the environment (no values)."""
         ec, provider = self._target(platform, workspace)
@@ -162,7 +179,7 @@ class Rotator:
         Raises RotationError (ConcurrentRotationError when another rotation got there first);
         in every failure the current secret keeps serving.
         """
-        ec, provider = self._target(platform, workspace)
+        ec, provider = self._writable(platform, workspace)
         env = ec.environment
         if new_value is not None and from_intercom:
             raise ValueError("give a new value or from_intercom, not both")
@@ -241,7 +258,7 @@ class Rotator:
     def _obtain_and_stage(
         self,
         ec: EnvironmentConfig,
-        provider: Provider,
+        provider: WritableProvider,
         state: RotationState,
         new_value: SecretValue | None,
         from_intercom: bool,
@@ -273,7 +290,11 @@ class Rotator:
         return staged
 
     def _stage(
-        self, provider: Provider, ec: EnvironmentConfig, value: SecretValue, intercom_id: str | None
+        self,
+        provider: WritableProvider,
+        ec: EnvironmentConfig,
+        value: SecretValue,
+        intercom_id: str | None,
     ) -> VersionInfo:
         for attempt in range(1, STAGE_ATTEMPTS + 1):
             try:
@@ -385,7 +406,7 @@ class Rotator:
         now: datetime | None = None,
     ) -> RotationResult:
         """Delete the previous secret at Intercom, then retire it in the store."""
-        ec, provider = self._target(platform, workspace)
+        ec, provider = self._writable(platform, workspace)
         env = ec.environment
         state = self.state(env.platform, env.workspace)
         result = RotationResult(
@@ -433,7 +454,7 @@ class Rotator:
 
     def rollback(self, platform: str | Platform, workspace: str) -> RotationResult:
         """Make the previous version current again; refused once its Intercom secret is gone."""
-        ec, provider = self._target(platform, workspace)
+        ec, provider = self._writable(platform, workspace)
         env = ec.environment
         state = self.state(env.platform, env.workspace)
         if state.previous is None or state.current is None:
@@ -467,7 +488,7 @@ class Rotator:
 
     def abort(self, platform: str | Platform, workspace: str) -> RotationResult:
         """Discard a staged (not yet promoted) rotation and delete its Intercom secret."""
-        ec, provider = self._target(platform, workspace)
+        ec, provider = self._writable(platform, workspace)
         state = self.state(ec.environment.platform, ec.environment.workspace)
         result = RotationResult(
             ec.environment,

@@ -32,7 +32,7 @@ from ivsecrets.errors import (
     RotationError,
     SecretNotFoundError,
 )
-from ivsecrets.provider import Provider
+from ivsecrets.provider import Provider, WritableProvider
 from ivsecrets.secret import SecretValue, fingerprint
 
 __all__ = [
@@ -128,7 +128,7 @@ class WritableProviderContract(ProviderContract):
     # -- rotation --------------------------------------------------------------------------
 
     def test_staged_version_is_not_served_until_promoted(
-        self, provider: Provider, seed: Seed
+        self, provider: WritableProvider, seed: Seed
     ) -> None:
         ref = seed(SECRET_A)
         current = provider.load(ENV, ref)
@@ -148,7 +148,7 @@ class WritableProviderContract(ProviderContract):
             provider.load(ENV, ref, Stage.pending)
 
     def test_stage_is_idempotent_and_refuses_a_different_pending(
-        self, provider: Provider, seed: Seed
+        self, provider: WritableProvider, seed: Seed
     ) -> None:
         ref = seed(SECRET_A)
         first = provider.stage(ref, SecretValue(SECRET_B))
@@ -157,7 +157,7 @@ class WritableProviderContract(ProviderContract):
         with pytest.raises(ConcurrentRotationError):
             provider.stage(ref, SecretValue(SECRET_C))
 
-    def test_promote_is_compare_and_set(self, provider: Provider, seed: Seed) -> None:
+    def test_promote_is_compare_and_set(self, provider: WritableProvider, seed: Seed) -> None:
         ref = seed(SECRET_A)
         current = provider.load(ENV, ref)
         staged = provider.stage(ref, SecretValue(SECRET_B))
@@ -179,7 +179,7 @@ class WritableProviderContract(ProviderContract):
         assert provider.load(ENV, ref).value.reveal() == SECRET_B.encode()
         assert provider.load(ENV, ref, Stage.previous).value.reveal() == SECRET_A.encode()
 
-    def test_rollback_restores_previous(self, provider: Provider, seed: Seed) -> None:
+    def test_rollback_restores_previous(self, provider: WritableProvider, seed: Seed) -> None:
         ref = seed(SECRET_A)
         current = provider.load(ENV, ref)
         staged = provider.stage(ref, SecretValue(SECRET_B))
@@ -194,7 +194,7 @@ class WritableProviderContract(ProviderContract):
         assert provider.load(ENV, ref).value.reveal() == SECRET_A.encode()
         assert provider.load(ENV, ref, Stage.previous).value.reveal() == SECRET_B.encode()
 
-    def test_retire_previous_stops_serving_it(self, provider: Provider, seed: Seed) -> None:
+    def test_retire_previous_stops_serving_it(self, provider: WritableProvider, seed: Seed) -> None:
         ref = seed(SECRET_A)
         current = provider.load(ENV, ref)
         staged = provider.stage(ref, SecretValue(SECRET_B))
@@ -210,7 +210,7 @@ class WritableProviderContract(ProviderContract):
         with pytest.raises(RotationError):
             provider.rollback(ref, expected_current_version=str(staged.version))
 
-    def test_discard_pending(self, provider: Provider, seed: Seed) -> None:
+    def test_discard_pending(self, provider: WritableProvider, seed: Seed) -> None:
         ref = seed(SECRET_A)
         staged = provider.stage(ref, SecretValue(SECRET_B))
         assert staged.version is not None
@@ -221,7 +221,9 @@ class WritableProviderContract(ProviderContract):
         # A new rotation can be staged after a discard.
         provider.stage(ref, SecretValue(SECRET_C))
 
-    def test_versions_report_stages_and_fingerprints(self, provider: Provider, seed: Seed) -> None:
+    def test_versions_report_stages_and_fingerprints(
+        self, provider: WritableProvider, seed: Seed
+    ) -> None:
         ref = seed(SECRET_A)
         current = provider.load(ENV, ref)
         staged = provider.stage(ref, SecretValue(SECRET_B), intercom_secret_id="ic_b")

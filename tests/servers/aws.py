@@ -47,7 +47,7 @@ from werkzeug.serving import make_server
 
 from ivsecrets.config import Config, parse_config
 from ivsecrets.environments import Environment
-from ivsecrets.plugins.aws import AwsProvider, redact_botocore_debug_logs
+from ivsecrets.plugins.aws import AwsProvider
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -191,7 +191,7 @@ def _patch_moto_default_version() -> Callable[[], None]:
 def moto_control() -> Iterator[MotoServer]:
     """moto's Secrets Manager (and IAM) on a free 127.0.0.1 port, for the whole session."""
     undo = _patch_moto_default_version()
-    redact_botocore_debug_logs()  # the admin client's bodies hold secrets too
+    AwsProvider.redact_sdk_logs()  # the admin client's bodies hold secrets too
     server = MotoServer()
     server.start()
     try:

@@ -3,9 +3,8 @@
 Reference: a secret name or ARN, optionally ``#key`` for a key of a JSON secret string. Stages are
 Secrets Manager's staging labels: AWSCURRENT, AWSPREVIOUS and AWSPENDING.
 
-Options in ``[stores.NAME]``, all optional: ``region``, ``profile``, ``endpoint_url`` (boto3 also
-reads ``AWS_ENDPOINT_URL``), ``connect_timeout`` and ``read_timeout`` (seconds), ``max_attempts``
-(attempts per call, retries included). A ready client or boto3 session can be injected instead.
+Options in ``[stores.NAME]``, all optional, are declared in ``AwsProvider.options``. A ready client
+or boto3 session can be injected instead.
 
 Reading costs one ``BatchGetSecretValue`` call per 20 secrets (failures reported per secret);
 other stages are read with ``GetSecretValue(VersionStage=...)``, always naming the stage. Rotation
@@ -19,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,14 +34,14 @@ from ivsecrets.errors import (
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo
 
 if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["AwsProvider", "redact_botocore_debug_logs"]
+__all__ = ["AwsProvider", "client_error_parts", "store_error"]
 
 log = logging.getLogger("ivsecrets")
 
@@ -61,35 +59,22 @@ _DENIED = {
 _THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
 
 
-class _RedactSecretPayloads(logging.Filter):
-    """Drops the arguments of botocore DEBUG records that hold a secret value (the request and
-    response bodies botocore logs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and any(m in record.getMessage() for m in ("SecretString", "SecretBinary")):
-            record.msg = f"{record.msg} [arguments redacted by ivsecrets: a secret payload]"
-            record.args = None
-        return True
-
-
-_redaction = _RedactSecretPayloads()
-
-
-def redact_botocore_debug_logs() -> None:
-    """Keep botocore's DEBUG logging from printing secret values (idempotent, process-wide).
-
-    Every AwsProvider calls it; it does not import botocore.
-    """
-    for name in ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest"):
-        logger = logging.getLogger(name)
-        if _redaction not in logger.filters:
-            logger.addFilter(_redaction)
-
-
-class AwsProvider(Provider):
+class AwsProvider(WritableProvider):
     """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
 
     plugin = "aws"
+    options = {
+        "region": Option(str, "", "AWS region (else AWS_REGION or the profile's)", '"us-east-1"'),
+        "profile": Option(
+            str, "", "named profile (else AWS_PROFILE or the default chain)", '"prod"'
+        ),
+        "endpoint_url": Option(str, "", "another endpoint (else AWS_ENDPOINT_URL)", '"https://…"'),
+        "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
+        "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
+        "max_attempts": Option(int, 3, "attempts per call, retries included", "3"),
+    }
+    # botocore logs whole request and response bodies at DEBUG.
+    sdk_loggers = ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest")
 
     def __init__(
         self,
@@ -99,36 +84,32 @@ class AwsProvider(Provider):
         session: Session | None = None,
     ) -> None:
         super().__init__(store)
-        redact_botocore_debug_logs()
-        self.region = self.option("region", str, "") or None
-        self.profile = self.option("profile", str, "") or None
-        self.endpoint_url = self.option("endpoint_url", str, "") or None
-        self.connect_timeout = self.option("connect_timeout", float, 3.0)
-        self.read_timeout = self.option("read_timeout", float, 10.0)
-        self.max_attempts = self.option("max_attempts", int, 3)
+        self.region: str | None = self.option("region") or None
+        self.profile: str | None = self.option("profile") or None
+        self.endpoint_url: str | None = self.option("endpoint_url") or None
+        self.max_attempts: int = self.option("max_attempts")
         if self.max_attempts < 1:
             raise store.error("max_attempts", "must be at least 1", fix="max_attempts = 3")
-        self._injected = client
         self._session = session
-        self._client: SecretsManagerClient | None = client
-        self._lock = threading.Lock()
+        self._client = self.lazy_client(self._build_client, injected=client)
         self._batch = True  # False once the credentials proved unable to call the batch API
+
+    @staticmethod
+    def sdk_record_allowed(record: logging.LogRecord) -> bool:
+        """Keep botocore's DEBUG records, but drop the arguments of those with a secret payload."""
+        if record.args and any(m in record.getMessage() for m in ("SecretString", "SecretBinary")):
+            record.msg = f"{record.msg} [arguments redacted by ivsecrets: a secret payload]"
+            record.args = None
+        return True
 
     def reset(self) -> None:
         """Drop the client built here (an injected client is kept: it is the caller's)."""
-        with self._lock:
-            self._client = self._injected
-            self._batch = True
+        super().reset()
+        self._batch = True
 
     def client(self) -> SecretsManagerClient:
         """The Secrets Manager client, built on first use from the options and AWS_* variables."""
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-                client = self._client
-        return client
+        return self._client.get()
 
     def _build_client(self) -> SecretsManagerClient:
         try:
@@ -144,8 +125,8 @@ class AwsProvider(Provider):
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
                 config=BotoConfig(
-                    connect_timeout=self.connect_timeout,
-                    read_timeout=self.read_timeout,
+                    connect_timeout=self.option("connect_timeout"),
+                    read_timeout=self.option("read_timeout"),
                     retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
                 ),
             )

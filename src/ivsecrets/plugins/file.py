@@ -18,7 +18,7 @@ from typing import Any
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Stage
 from ivsecrets.errors import AccessDeniedError, InvalidSecretError, SecretNotFoundError
-from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.provider import Fetched, Option, Provider, Reference
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,10 +30,22 @@ class FileProvider(Provider):
     """Reads secrets from local files, checking their permissions first."""
 
     plugin = "file"
+    options = {
+        "path": Option(
+            str,
+            "",
+            "a directory of files, or a .toml/.json document",
+            '"/run/secrets"',
+            required=True,
+        ),
+        "allow_insecure_permissions": Option(
+            bool, False, "accept group/other-readable files", "false"
+        ),
+    }
 
     def __init__(self, store: StoreConfig) -> None:
         super().__init__(store)
-        path = self.option("path", str, "")
+        path: str = self.option("path")
         if not path:
             raise store.error(
                 "path",
@@ -41,7 +53,7 @@ class FileProvider(Provider):
                 fix='path = "/run/secrets" (a directory) or a .toml/.json file',
             )
         self.path = Path(path).expanduser()
-        self.allow_insecure = self.option("allow_insecure_permissions", bool, False)
+        self.allow_insecure: bool = self.option("allow_insecure_permissions")
 
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
         if self.path.is_dir():

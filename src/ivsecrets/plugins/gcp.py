@@ -2,9 +2,9 @@
 
 Reference: a secret id (``ivsecrets-prod-ios``, in the configured project and location) or a full
 name ``projects/P[/locations/L]/secrets/S[/versions/V]``, optionally ending in ``#json_key``.
-Options: ``project`` (else Application Default Credentials' project or ``$GOOGLE_CLOUD_PROJECT``),
-``location`` (regional secrets and endpoint), ``endpoint``, ``insecure`` (plaintext gRPC to a local
-test server; never for Google's endpoints), ``timeout`` (seconds per read, retries included).
+Options are declared in ``GcpProvider.options``: ``project`` (else Application Default Credentials'
+project or ``$GOOGLE_CLOUD_PROJECT``), ``location`` (regional secrets and endpoint), ``endpoint``,
+``insecure`` (plaintext gRPC to a local test server; never for Google's endpoints), ``timeout``.
 
 Reading costs one AccessSecretVersion call: a secret rotated by ivsecrets carries the version
 aliases ``current``, ``previous`` and ``pending``; one that never was is read at ``latest``. The
@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from ivsecrets.errors import (
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo, fingerprint
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ _NAME = re.compile(
     r"(?:/versions/(?P<version>[^/]+))?$"
 )
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-_OPTIONS = {"project", "location", "endpoint", "insecure", "timeout"}
 _ANNOTATION = "ivsecrets-intercom-"
 # Local servers come and go in tests; gRPC's default reconnect backoff would start at 1 s.
 _FAST_RECONNECT = [
@@ -57,17 +55,8 @@ _FAST_RECONNECT = [
 ]
 
 
-class _NoPayloads(logging.Filter):
-    """Drops the SDK's debug records of calls that carry secret payloads (request or response)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        rpc = str(getattr(record, "rpcName", ""))
-        return not rpc.endswith(("AccessSecretVersion", "AddSecretVersion"))
-
-
 # The gRPC transport logs whole requests and responses at DEBUG (GOOGLE_SDK_PYTHON_LOGGING_SCOPE).
 _SDK_LOGGER = "google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc"
-_NO_PAYLOADS = _NoPayloads()
 
 
 def _sdk() -> Any:
@@ -86,11 +75,16 @@ def _crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
+def _close(client: SecretManagerServiceClient) -> None:
+    transport: Any = client.transport  # close() is untyped
+    transport.close()
+
+
 def _number(version_name: str) -> str:
     return version_name.rsplit("/", 1)[-1]
 
 
-class GcpProvider(Provider):
+class GcpProvider(WritableProvider):
     """Reads (and rotates) secrets in GCP Secret Manager. Thread-safe.
 
     ``client`` is an optional ready ``SecretManagerServiceClient``; without one, a client is built
@@ -98,44 +92,49 @@ class GcpProvider(Provider):
     """
 
     plugin = "gcp"
+    options = {
+        "project": Option(
+            str, "", "project id (else the credentials' or GOOGLE_CLOUD_PROJECT)", '"my-project"'
+        ),
+        "location": Option(
+            str, "", "region of regional secrets (and their endpoint)", '"europe-west1"'
+        ),
+        "endpoint": Option(str, "", "another API endpoint", '"127.0.0.1:8085"'),
+        "insecure": Option(bool, False, "plaintext gRPC to a local test server", "false"),
+        "timeout": Option(float, 5.0, "seconds per read, retries included", "5"),
+    }
+    sdk_loggers = (_SDK_LOGGER,)
 
     def __init__(
         self, store: StoreConfig, *, client: SecretManagerServiceClient | None = None
     ) -> None:
         super().__init__(store)
-        for name in store.options:
-            if name not in _OPTIONS:
-                raise store.error(name, "unknown option", fix="one of: " + ", ".join(_OPTIONS))
-        self.project = self.option("project", str, "") or None
-        self.location = self.option("location", str, "") or None
-        self.endpoint = self.option("endpoint", str, "") or None
-        self.insecure = self.option("insecure", bool, False)
-        self.timeout = self.option("timeout", float, 5.0)
+        self.project: str | None = self.option("project") or None
+        self.location: str | None = self.option("location") or None
+        self.endpoint: str | None = self.option("endpoint") or None
+        self.insecure: bool = self.option("insecure")
+        self.timeout: float = self.option("timeout")
         if self.insecure and not self.endpoint:
             raise store.error("insecure", "needs an endpoint", fix='endpoint = "127.0.0.1:8085"')
         if self.timeout <= 0:
             raise store.error("timeout", "must be a positive number of seconds", fix="timeout = 5")
-        logging.getLogger(_SDK_LOGGER).addFilter(_NO_PAYLOADS)  # a no-op if already there
-        self._given = client
-        self._client = client
-        self._pid = os.getpid()
+        self._client = self.lazy_client(self._build_client, injected=client, close=_close)
         self._adc_project: str | None = None
         self._retry: Any = None
-        self._lock = threading.Lock()
         # Secret name -> the version `latest` had when the secret had no `current` alias.
         self._latest_seen: dict[str, str] = {}
+
+    @staticmethod
+    def sdk_record_allowed(record: logging.LogRecord) -> bool:
+        """Drop the SDK's debug records of calls that carry secret payloads (either way)."""
+        rpc = str(getattr(record, "rpcName", ""))
+        return not rpc.endswith(("AccessSecretVersion", "AddSecretVersion"))
 
     # -- clients ------------------------------------------------------------------------------
 
     def client(self) -> SecretManagerServiceClient:
         """The Secret Manager client, built on first use. Raises MissingExtraError."""
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client, self._pid = self._build_client(), os.getpid()
-                client = self._client
-        return client
+        return self._client.get()
 
     def _build_client(self) -> SecretManagerServiceClient:
         try:  # (not `from google.cloud import ...`: that finds a stale package attribute)
@@ -163,13 +162,8 @@ class GcpProvider(Provider):
 
     def reset(self) -> None:
         """Drop (and close) a client built here; an injected client is kept."""
-        client, self._client = self._client, self._given
-        self._lock = threading.Lock()
+        super().reset()
         self._latest_seen.clear()
-        # Closing a channel inherited across fork() can hang: only close our own process's.
-        if client is not None and client is not self._given and self._pid == os.getpid():
-            transport: Any = client.transport  # close() is untyped
-            transport.close()
 
     def _read_options(self) -> dict[str, Any]:
         """Per-call retry and deadline: retry UNAVAILABLE briefly, never past ``timeout``."""

@@ -44,7 +44,7 @@ from ivsecrets.errors import (
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.provider import Fetched, Provider, Reference
+from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo
 
 if TYPE_CHECKING:
@@ -58,13 +58,6 @@ _PENDING = ".pending"
 _INTERCOM = "ivsecrets_intercom_secret_id"  # kept beside the value in <path>.pending
 _K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _AUTH_METHODS = ("token", "approle", "kubernetes", "jwt")
-# fmt: off
-_OPTIONS = frozenset((
-    "url", "mount", "kv_version", "key", "namespace", "ca_cert", "verify", "client_cert",
-    "client_key", "timeout", "auth", "auth_mount", "approle_mount", "token_env", "role", "role_id",
-    "role_id_env", "secret_id_env", "jwt_env", "jwt_file",
-))
-# fmt: on
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ class _Version:
     created_at: datetime | None
 
 
-class VaultProvider(Provider):
+class VaultProvider(WritableProvider):
     """Reads (and, on KV v2, rotates) secrets in Vault or OpenBao through hvac.
 
     ``client`` (an ``hvac.Client``) or ``session`` (a ``requests.Session``) may be injected;
@@ -87,39 +80,60 @@ class VaultProvider(Provider):
 
     plugin = "vault"
     resolves_key = True
+    # fmt: off
+    options = {
+        "url": Option(str, "", "server address (else VAULT_ADDR)", '"https://vault.example:8200"'),
+        "mount": Option(str, "secret", "KV mount", '"secret"'),
+        "kv_version": Option(int, 2, "KV engine version: 2 rotates, 1 only reads", "2"),
+        "key": Option(str, "value", "field of each KV secret that holds the secret", '"value"'),
+        "namespace": Option(str, "", "Vault Enterprise namespace (else VAULT_NAMESPACE)", '"team"'),
+        "ca_cert": Option(str, "", "CA bundle (else VAULT_CACERT)", '"/etc/ssl/vault-ca.pem"'),
+        "verify": Option(bool, True, "verify the server's TLS certificate", "true"),
+        "client_cert": Option(str, "", "TLS client certificate (else VAULT_CLIENT_CERT)"),
+        "client_key": Option(str, "", "TLS client key (else VAULT_CLIENT_KEY)"),
+        "timeout": Option(float, 10.0, "seconds per request", "10"),
+        "auth": Option(str, "token", "token | approle | kubernetes | jwt", '"token"'),
+        "auth_mount": Option(str, "", "mount of the auth method (default: its name)", '"approle"'),
+        "approle_mount": Option(str, "approle", "the AppRole mount (older name of auth_mount)"),
+        "token_env": Option(str, "VAULT_TOKEN", "variable with the token", '"VAULT_TOKEN"'),
+        "role": Option(str, "", "role to log in as (kubernetes, jwt)", '"ivsecrets-reader"'),
+        "role_id": Option(str, "", "AppRole role id (not secret)"),
+        "role_id_env": Option(str, "VAULT_ROLE_ID", "variable with the role id", '"VAULT_ROLE_ID"'),
+        "secret_id_env": Option(str, "VAULT_SECRET_ID", "…the secret id", '"VAULT_SECRET_ID"'),
+        "jwt_env": Option(str, "", "variable holding the JWT (auth = jwt)", '"VAULT_JWT"'),
+        "jwt_file": Option(str, "", "file holding the JWT (kubernetes: the service account token)"),
+    }
+    # fmt: on
 
     def __init__(
         self, store: StoreConfig, *, client: Any = None, session: requests.Session | None = None
     ) -> None:
-        super().__init__(store)
         if "secret_id" in store.options:
             fix = "put it in an environment variable and name that in secret_id_env"
             raise store.error("secret_id", "a secret id must not be in the configuration", fix)
-        for name in set(store.options) - _OPTIONS:
-            raise store.error(name, "unknown option", fix="one of: " + ", ".join(sorted(_OPTIONS)))
-        self.mount = self.option("mount", str, "secret").strip("/")
-        self.field = self.option("key", str, "value")
-        self.kv_version = self.option("kv_version", int, 2)
+        super().__init__(store)
+        self.mount: str = self.option("mount").strip("/")
+        self.field: str = self.option("key")
+        self.kv_version: int = self.option("kv_version")
         if self.kv_version not in (1, 2):
             raise store.error("kv_version", f"must be 1 or 2, got {self.kv_version}")
-        self.auth = self.option("auth", str, "token")
+        self.auth: str = self.option("auth")
         if self.auth not in _AUTH_METHODS:
             raise store.error(
                 "auth", f"unknown auth method {self.auth!r}", ", ".join(_AUTH_METHODS)
             )
-        self.role = self.option("role", str, "")
+        self.role: str = self.option("role")
         if self.auth in ("kubernetes", "jwt") and not self.role:
             raise store.error("role", f"auth = {self.auth!r} needs the Vault role to log in as")
-        self.jwt_env = self.option("jwt_env", str, "")
-        self.jwt_file = self.option(
-            "jwt_file", str, _K8S_TOKEN if self.auth == "kubernetes" else ""
+        self.jwt_env: str = self.option("jwt_env")
+        self.jwt_file: str = self.option("jwt_file") or (
+            _K8S_TOKEN if self.auth == "kubernetes" else ""
         )
         if self.auth == "jwt" and not (self.jwt_env or self.jwt_file):
             raise store.error("jwt_env", "auth = 'jwt' needs jwt_env or jwt_file")
-        approle_mount = self.option("approle_mount", str, "approle")  # auth_mount, for approle
-        mount = approle_mount if self.auth == "approle" else self.auth
-        self.auth_mount = self.option("auth_mount", str, mount).strip("/")
-        self.token_env = self.option("token_env", str, "VAULT_TOKEN")
+        mount = self.option("approle_mount") if self.auth == "approle" else self.auth
+        self.auth_mount: str = (self.option("auth_mount") or mount).strip("/")
+        self.token_env: str = self.option("token_env")
         self._given_client, self._session = client, session
         self._lock = threading.Lock()
         self._client: Any = None
@@ -130,11 +144,12 @@ class VaultProvider(Provider):
 
     def reset(self) -> None:
         # Not under the lock: in a forked child it may be held by a thread that no longer exists.
+        super().reset()
         self._lock = threading.Lock()
         self._client, self._renew_at = None, _NEVER
 
     def _setting(self, option: str, variable: str) -> str:
-        return self.option(option, str, "") or os.environ.get(variable, "")
+        return str(self.option(option) or os.environ.get(variable, ""))
 
     def _build(self) -> Any:
         url = self._setting("url", "VAULT_ADDR")
@@ -145,9 +160,9 @@ class VaultProvider(Provider):
         return _hvac().Client(
             url=url,
             token="",  # hvac must not look for a token by itself: _login decides
-            verify=(ca_cert or True) if self.option("verify", bool, True) else False,
+            verify=(ca_cert or True) if self.option("verify") else False,
             cert=(cert, self._setting("client_key", "VAULT_CLIENT_KEY")) if cert else None,
-            timeout=self.option("timeout", float, 10.0),
+            timeout=self.option("timeout"),
             namespace=self._setting("namespace", "VAULT_NAMESPACE") or None,
             session=self._session,
         )
@@ -184,11 +199,11 @@ class VaultProvider(Provider):
             return self._leased(int(data.get("ttl") or 0), bool(data.get("renewable")))
         try:
             if self.auth == "approle":
-                role_id_env = self.option("role_id_env", str, "VAULT_ROLE_ID")
-                role_id = self.option("role_id", str, "") or os.environ.get(role_id_env)
+                role_id_env = self.option("role_id_env")
+                role_id = self.option("role_id") or os.environ.get(role_id_env)
                 if not role_id:
                     raise AccessDeniedError(f"no AppRole role id: set role_id or {role_id_env}")
-                secret_id = os.environ.get(self.option("secret_id_env", str, "VAULT_SECRET_ID"))
+                secret_id = os.environ.get(self.option("secret_id_env"))
                 login = client.auth.approle.login(role_id, secret_id or None, mount_point=mount)
             elif self.auth == "kubernetes":
                 login = client.auth.kubernetes.login(self.role, self._jwt(), mount_point=mount)
