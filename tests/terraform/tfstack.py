@@ -19,6 +19,8 @@ from typing import Any
 
 import tfparse
 
+from ivsecrets.environments import Environment
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
 MODULES = TERRAFORM / "modules"
@@ -111,19 +113,14 @@ GCP_REPLICAS_VARIABLES = {
 
 
 def expand(template: str, platform: str, workspace: str) -> str:
-    """Expand a reference template the way the library documents it.
+    """Expand a reference template by the library's own rule (not a copy of it).
 
     >>> expand("ivsecrets-{workspace}-{platform}", "ios", "prod")
     'ivsecrets-prod-ios'
-    >>> expand("{WORKSPACE}_{PLATFORM}", "web", "test")
-    'TEST_WEB'
+    >>> expand("IVSECRETS_{PLATFORM}_{WORKSPACE}", "web", "eu-prod")
+    'IVSECRETS_WEB_EU_PROD'
     """
-    return (
-        template.replace("{platform}", platform)
-        .replace("{workspace}", workspace)
-        .replace("{PLATFORM}", platform.upper())
-        .replace("{WORKSPACE}", workspace.upper())
-    )
+    return Environment.of(platform, workspace).expand(template)
 
 
 def environment_key(platform: str, workspace: str) -> str:
