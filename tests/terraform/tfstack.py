@@ -86,7 +86,8 @@ TEST_VARIABLES: dict[str, dict[str, Any]] = {
                 "members": ["serviceAccount:mobile@acme-identity.iam.gserviceaccount.com"],
             },
         },
-        "rotator_members": ["serviceAccount:rotator@acme-identity.iam.gserviceaccount.com"],
+        "rotator": {"members": ["serviceAccount:rotator@acme-identity.iam.gserviceaccount.com"]},
+        "tags": {"team": "identity"},
     },
     "vault": {
         "vault_address": "https://vault.example.com:8200",
@@ -149,6 +150,7 @@ class Intent:
     @classmethod
     def from_variables(cls, store: str, variables: Mapping[str, Any]) -> Intent:
         readers = variables.get("readers", {})
+        rotator = variables.get("rotator") or {}
         return cls(
             store=store,
             platforms=tuple(variables.get("platforms", PLATFORMS)),
@@ -166,10 +168,7 @@ class Intent:
                 name: tuple(reader.get("members", reader.get("principal_arns", ())))
                 for name, reader in readers.items()
             },
-            rotator_principals=tuple(
-                variables.get("rotator_members")
-                or variables.get("rotator", {}).get("principal_arns", ())
-            ),
+            rotator_principals=tuple(rotator.get("members", rotator.get("principal_arns", ()))),
             allowed_principals=tuple(variables.get("allowed_principal_arns", ())),
             mount_path=variables.get("mount_path", "secret"),
         )
