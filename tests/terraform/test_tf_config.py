@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.terraform.tfstack import STORES, TEST_VARIABLES, Intent, Stack
+from tests.terraform.tfstack import MODULES, STORES, TEST_VARIABLES, Intent, Stack, load
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -96,3 +98,51 @@ def test_store_plugin_accepts_the_written_options(store: str, module_stacks: dic
     config = parse_config(module_stacks[store].output("ivsecrets_config"), f"modules/{store}")
     plugin = getattr(importlib.import_module(f"ivsecrets.plugins.{store}"), PROVIDERS[store])
     plugin(config.stores[store])
+
+
+# Templates every store accepts (GCP secret ids allow only A-Z a-z 0-9 _ -): upper-case
+# placeholders, lower-case ones, and both in one template.
+NAMING_TEMPLATES = (
+    "IVSECRETS_{PLATFORM}_{WORKSPACE}",
+    "ivsecrets-{workspace}-{platform}",
+    "{workspace}_{PLATFORM}-{WORKSPACE}_{platform}",
+)
+
+
+@pytest.mark.parametrize("template", NAMING_TEMPLATES)
+@pytest.mark.parametrize("store", STORES)
+def test_module_names_secrets_as_the_library_resolves_its_config(
+    store: str, template: str, tmp_path: Path
+) -> None:
+    """One naming rule: for a workspace with a dash, what the module creates is what the library
+    resolves from the module's own ivsecrets_config (`{WORKSPACE}` of eu-prod is EU_PROD)."""
+    from ivsecrets.config import parse_config
+
+    variables = {
+        **TEST_VARIABLES[store],
+        "workspaces": ["test", "eu-prod"],
+        "name_template": template,
+        "readers": {},
+    }
+    stack = load(MODULES / store, variables, tmp_path)
+    config = parse_config(stack.output("ivsecrets_config"), f"terraform/modules/{store}")
+    resolved = {
+        (environment.platform, environment.workspace): entry.reference
+        for environment, entry in config.environments.items()
+    }
+    created = created_names(stack, store)
+    assert len(created) == 6
+    assert created == resolved
+    if template == NAMING_TEMPLATES[0]:
+        assert created[("ios", "eu-prod")] == "IVSECRETS_IOS_EU_PROD"
+
+
+def test_module_workspace_validation_is_the_library_pattern() -> None:
+    """Every workspace name check in the modules' variables is the library's WORKSPACE_PATTERN."""
+    from ivsecrets.config import WORKSPACE_PATTERN
+
+    for store in STORES:
+        text = (MODULES / store / "variables.tf").read_text(encoding="utf-8")
+        checks = re.findall(r'can\(regex\("([^"]*)", w\)\)', text)
+        assert len(checks) == 2, f"{store}: expected the workspaces and readers' checks"
+        assert set(checks) == {WORKSPACE_PATTERN.pattern}, store

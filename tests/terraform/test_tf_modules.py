@@ -196,13 +196,18 @@ def test_aws_values_never_enter_state() -> None:
 
 
 def test_gcp_six_secrets_with_cmek_and_labels(module_stacks: dict[str, Stack]) -> None:
+    """`tags`, as on AWS and Vault, are applied as GCP labels next to the module's own."""
     secrets = module_stacks["gcp"].keyed("google_secret_manager_secret", "this")
     assert {key: s["secret_id"] for key, s in secrets.items()} == SIX_AWS_NAMES
     for key, secret in secrets.items():
         platform, workspace = key.split("/")
         assert secret["project"] == "acme-identity"
-        assert secret["labels"]["ivsecrets-platform"] == platform
-        assert secret["labels"]["ivsecrets-workspace"] == workspace
+        assert secret["labels"] == {
+            "team": "identity",
+            "managed-by": "terraform",
+            "ivsecrets-platform": platform,
+            "ivsecrets-workspace": workspace,
+        }
         encryption = secret["replication"]["auto"]["customer_managed_encryption"]
         assert encryption["kms_key_name"] == TEST_VARIABLES["gcp"]["kms_key_name"]
 
@@ -249,6 +254,26 @@ def test_gcp_rotator_can_add_versions_and_move_aliases(module_stacks: dict[str, 
     assert {(b["secret_id"], b["role"]) for b in bindings} == {
         (name, f"projects/acme-identity/roles/{role['role_id']}") for name in SIX_AWS_NAMES.values()
     }
+
+
+def test_gcp_rotator_object_names_members_and_role_id(tmp_path: Path) -> None:
+    """`rotator = { members, role_id }`, the same input name as on AWS and Vault."""
+    member = "serviceAccount:rotator@acme-identity.iam.gserviceaccount.com"
+    variables = {**TEST_VARIABLES["gcp"], "rotator": {"members": [member], "role_id": "ivsRot"}}
+    stack = load(MODULES / "gcp", variables, tmp_path / "custom")
+    (role,) = stack.blocks("google_project_iam_custom_role", "rotator")
+    assert role["role_id"] == "ivsRot"
+    assert stack.output("rotator_role") == "projects/acme-identity/roles/ivsRot"
+    bindings = stack.blocks("google_secret_manager_secret_iam_member", "rotator")
+    assert {(b["member"], b["role"]) for b in bindings} == {
+        (member, "projects/acme-identity/roles/ivsRot")
+    }
+    assert len(bindings) == 6
+
+    without = load(MODULES / "gcp", {**TEST_VARIABLES["gcp"], "rotator": {}}, tmp_path / "none")
+    assert without.blocks("google_project_iam_custom_role") == []
+    assert without.blocks("google_secret_manager_secret_iam_member", "rotator") == []
+    assert without.output("rotator_role") is None
 
 
 def test_gcp_terraform_leaves_aliases_and_annotations_to_rotation(

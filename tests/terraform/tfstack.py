@@ -19,6 +19,8 @@ from typing import Any
 
 import tfparse
 
+from ivsecrets.environments import Environment
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
 MODULES = TERRAFORM / "modules"
@@ -84,7 +86,8 @@ TEST_VARIABLES: dict[str, dict[str, Any]] = {
                 "members": ["serviceAccount:mobile@acme-identity.iam.gserviceaccount.com"],
             },
         },
-        "rotator_members": ["serviceAccount:rotator@acme-identity.iam.gserviceaccount.com"],
+        "rotator": {"members": ["serviceAccount:rotator@acme-identity.iam.gserviceaccount.com"]},
+        "tags": {"team": "identity"},
     },
     "vault": {
         "vault_address": "https://vault.example.com:8200",
@@ -111,19 +114,14 @@ GCP_REPLICAS_VARIABLES = {
 
 
 def expand(template: str, platform: str, workspace: str) -> str:
-    """Expand a reference template the way the library documents it.
+    """Expand a reference template by the library's own rule (not a copy of it).
 
     >>> expand("ivsecrets-{workspace}-{platform}", "ios", "prod")
     'ivsecrets-prod-ios'
-    >>> expand("{WORKSPACE}_{PLATFORM}", "web", "test")
-    'TEST_WEB'
+    >>> expand("IVSECRETS_{PLATFORM}_{WORKSPACE}", "web", "eu-prod")
+    'IVSECRETS_WEB_EU_PROD'
     """
-    return (
-        template.replace("{platform}", platform)
-        .replace("{workspace}", workspace)
-        .replace("{PLATFORM}", platform.upper())
-        .replace("{WORKSPACE}", workspace.upper())
-    )
+    return Environment.of(platform, workspace).expand(template)
 
 
 def environment_key(platform: str, workspace: str) -> str:
@@ -152,6 +150,7 @@ class Intent:
     @classmethod
     def from_variables(cls, store: str, variables: Mapping[str, Any]) -> Intent:
         readers = variables.get("readers", {})
+        rotator = variables.get("rotator") or {}
         return cls(
             store=store,
             platforms=tuple(variables.get("platforms", PLATFORMS)),
@@ -169,10 +168,7 @@ class Intent:
                 name: tuple(reader.get("members", reader.get("principal_arns", ())))
                 for name, reader in readers.items()
             },
-            rotator_principals=tuple(
-                variables.get("rotator_members")
-                or variables.get("rotator", {}).get("principal_arns", ())
-            ),
+            rotator_principals=tuple(rotator.get("members", rotator.get("principal_arns", ()))),
             allowed_principals=tuple(variables.get("allowed_principal_arns", ())),
             mount_path=variables.get("mount_path", "secret"),
         )

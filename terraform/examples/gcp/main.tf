@@ -101,9 +101,9 @@ module "ivsecrets" {
     },
   )
 
-  rotator_members = [local.rotator_member]
+  rotator = { members = [local.rotator_member] }
 
-  labels = { team = "identity" }
+  tags = { team = "identity" }
 
   # The rotator's member is spelled out above, so its account is an explicit dependency.
   depends_on = [

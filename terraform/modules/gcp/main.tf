@@ -14,12 +14,14 @@ locals {
     }
   }
 
-  # The library expands the same template the same way (see `reference` in ivsecrets_config).
+  # The library's naming rule (terraform/README.md, "Naming"), so that module and library agree
+  # on every name (the template is written as `reference` into ivsecrets_config): {WORKSPACE} is
+  # upper-case with "-" as "_", e.g. eu-prod => EU_PROD.
   environments = {
     for key, env in local.environment_pairs : key => merge(env, {
       name = replace(replace(replace(replace(var.name_template,
         "{platform}", env.platform), "{workspace}", env.workspace),
-      "{PLATFORM}", upper(env.platform)), "{WORKSPACE}", upper(env.workspace))
+      "{PLATFORM}", upper(env.platform)), "{WORKSPACE}", upper(replace(env.workspace, "-", "_")))
     })
   }
 
@@ -72,10 +74,10 @@ locals {
   ]
   # Spelled out rather than read from the resource, so that the binding keys are known at plan
   # time.
-  rotator_role = "projects/${var.project}/roles/${var.rotator_role_id}"
+  rotator_role = "projects/${var.project}/roles/${var.rotator.role_id}"
 
   rotator_bindings = {
-    for pair in setproduct(keys(local.environments), var.rotator_members) :
+    for pair in setproduct(keys(local.environments), var.rotator.members) :
     "${pair[0]}|${pair[1]}" => {
       environment = pair[0]
       member      = pair[1]
@@ -89,7 +91,7 @@ resource "google_secret_manager_secret" "this" {
   project   = var.project
   secret_id = each.value.name
 
-  labels = merge(var.labels, {
+  labels = merge(var.tags, {
     "managed-by"          = "terraform"
     "ivsecrets-platform"  = each.value.platform
     "ivsecrets-workspace" = each.value.workspace
@@ -152,10 +154,10 @@ resource "google_secret_manager_secret" "this" {
 }
 
 resource "google_project_iam_custom_role" "rotator" {
-  count = length(var.rotator_members) > 0 ? 1 : 0
+  count = length(var.rotator.members) > 0 ? 1 : 0
 
   project     = var.project
-  role_id     = var.rotator_role_id
+  role_id     = var.rotator.role_id
   title       = "ivsecrets rotator"
   description = "Rotate the ivsecrets secrets (granted per secret, never on the project)."
   permissions = local.rotator_permissions

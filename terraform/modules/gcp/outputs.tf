@@ -42,6 +42,6 @@ output "secret_names" {
 }
 
 output "rotator_role" {
-  description = "Name of the rotator's custom role (null without rotator_members)."
-  value       = length(var.rotator_members) > 0 ? local.rotator_role : null
+  description = "Name of the rotator's custom role (null without rotator.members)."
+  value       = length(var.rotator.members) > 0 ? local.rotator_role : null
 }

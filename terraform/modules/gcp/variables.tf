@@ -36,7 +36,7 @@ variable "workspaces" {
 }
 
 variable "name_template" {
-  description = "Secret id template, also written as `reference` into ivsecrets_config. Placeholders: {platform} {workspace} {PLATFORM} {WORKSPACE}."
+  description = "Secret id template, also written as `reference` into ivsecrets_config. Placeholders, expanded as the library does: {platform} {workspace}, {PLATFORM} upper-case, {WORKSPACE} upper-case with - as _ (eu-prod => EU_PROD); see terraform/README.md#naming."
   type        = string
   default     = "ivsecrets-{workspace}-{platform}"
 
@@ -75,12 +75,6 @@ variable "require_cmek" {
   default     = true
 }
 
-variable "labels" {
-  description = "Labels for every secret (platform and workspace labels are added)."
-  type        = map(string)
-  default     = {}
-}
-
 variable "readers" {
   description = <<-EOT
     Consumers that read secrets, by name. Each member (e.g. "serviceAccount:web@P.iam.gserviceaccount.com")
@@ -111,20 +105,21 @@ variable "readers" {
   }
 }
 
-variable "rotator_members" {
-  description = "Members that rotate every secret: add versions, move the current/previous/pending aliases, disable or destroy old versions."
-  type        = list(string)
-  default     = []
-}
-
-variable "rotator_role_id" {
-  description = "Id of the project custom role the module creates for the rotator (granted per secret)."
-  type        = string
-  default     = "ivsecretsRotator"
+variable "rotator" {
+  description = <<-EOT
+    Who rotates the secrets (ivsecrets rotate): members (e.g. "serviceAccount:rotator@P.iam.gserviceaccount.com")
+    may add versions, move the current/previous/pending aliases, disable or destroy old versions of
+    every secret, through a project custom role with id role_id, granted per secret.
+  EOT
+  type = object({
+    members = optional(list(string), [])
+    role_id = optional(string, "ivsecretsRotator")
+  })
+  default = {}
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.]{3,64}$", var.rotator_role_id))
-    error_message = "rotator_role_id must be 3-64 characters of A-Z a-z 0-9 _ ."
+    condition     = can(regex("^[A-Za-z0-9_.]{3,64}$", var.rotator.role_id))
+    error_message = "rotator.role_id must be 3-64 characters of A-Z a-z 0-9 _ ."
   }
 }
 
@@ -140,4 +135,10 @@ variable "ivsecrets_store_options" {
     ]), false)
     error_message = "ivsecrets_store_options must map bare TOML keys (A-Z a-z 0-9 _ -, not plugin) to strings, numbers or booleans."
   }
+}
+
+variable "tags" {
+  description = "Tags for every secret, applied as GCP labels (the managed-by, platform and workspace labels are added)."
+  type        = map(string)
+  default     = {}
 }

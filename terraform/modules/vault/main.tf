@@ -13,12 +13,14 @@ locals {
     }
   }
 
-  # The library expands the same template the same way (see `reference` in ivsecrets_config).
+  # The library's naming rule (terraform/README.md, "Naming"), so that module and library agree
+  # on every name (the template is written as `reference` into ivsecrets_config): {WORKSPACE} is
+  # upper-case with "-" as "_", e.g. eu-prod => EU_PROD.
   environments = {
     for key, env in local.environment_pairs : key => merge(env, {
       path = replace(replace(replace(replace(var.name_template,
         "{platform}", env.platform), "{workspace}", env.workspace),
-      "{PLATFORM}", upper(env.platform)), "{WORKSPACE}", upper(env.workspace))
+      "{PLATFORM}", upper(env.platform)), "{WORKSPACE}", upper(replace(env.workspace, "-", "_")))
     })
   }
 

@@ -31,7 +31,7 @@ variable "workspaces" {
 }
 
 variable "name_template" {
-  description = "Secret path template inside the KV mount, also written as `reference` into ivsecrets_config. Placeholders: {platform} {workspace} {PLATFORM} {WORKSPACE}."
+  description = "Secret path template inside the KV mount, also written as `reference` into ivsecrets_config. Placeholders, expanded as the library does: {platform} {workspace}, {PLATFORM} upper-case, {WORKSPACE} upper-case with - as _ (eu-prod => EU_PROD); see terraform/README.md#naming."
   type        = string
   default     = "ivsecrets/{workspace}/{platform}"
 
