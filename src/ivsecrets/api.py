@@ -8,17 +8,57 @@ clients or metrics hook builds a ``Secrets`` itself.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ivsecrets.cache import CacheEvent, SecretCache
 from ivsecrets.config import Config, load_config
 from ivsecrets.environments import Environment, Platform, Stage
+from ivsecrets.errors import StoreError
 from ivsecrets.hashing import Hasher
 from ivsecrets.provider import Provider, load_plugin
-from ivsecrets.secret import Secret
+from ivsecrets.secret import Secret, VersionInfo
 
-__all__ = ["Secrets", "configure", "get_hasher"]
+__all__ = ["EnvironmentStatus", "Secrets", "configure", "default_secrets", "get_hasher"]
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """What a store holds for one environment: its versions by stage (never a value)."""
+
+    environment: Environment
+    store: str
+    reference: str
+    versions: Mapping[Stage, VersionInfo] = field(default_factory=dict)
+
+    def as_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        """A JSON-ready row, with each version's age in days."""
+        now = now or datetime.now(timezone.utc)
+        return {
+            "environment": str(self.environment),
+            "store": self.store,
+            "reference": self.reference,
+            "versions": {
+                stage.value: {
+                    "version": info.version,
+                    "fingerprint": info.fingerprint,
+                    "created_at": info.created_at.isoformat() if info.created_at else None,
+                    "age_days": _age_days(info.created_at, now),
+                    "intercom_secret_id": info.intercom_secret_id,
+                }
+                for stage, info in self.versions.items()
+            },
+        }
+
+
+def _age_days(created: datetime | None, now: datetime) -> float | None:
+    if created is None:
+        return None
+    aware = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+    return round((now - aware).total_seconds() / 86400, 1)
 
 
 class Secrets:
@@ -39,12 +79,9 @@ class Secrets:
         given = dict(providers or {})
         self.providers: dict[str, Provider] = {}
         self.caches: dict[str, SecretCache] = {}
+        grouped = self.config.by_store()
         for name, store in self.config.stores.items():
-            references = {
-                env: ec.reference
-                for env, ec in self.config.environments.items()
-                if ec.store == name
-            }
+            references = grouped.get(name, {})
             if not references and name not in given:
                 continue
             provider = given.pop(name, None) or load_plugin(store.plugin)(store)
@@ -79,6 +116,40 @@ class Secrets:
         """Read one version straight from the store, bypassing the cache."""
         ec = self.config.environment(platform, workspace)
         return self.providers[ec.store].load(ec.environment, ec.reference, stage)
+
+    def current(
+        self, environments: Iterable[Environment] | None = None
+    ) -> dict[Environment, Secret | StoreError]:
+        """The current secret of each environment straight from its store, bypassing the cache:
+        one batched read per store, stores read concurrently; a failure comes back as its error."""
+        by_store = self.config.by_store(environments)
+
+        def load(store: str) -> dict[Environment, Secret | StoreError]:
+            return self.providers[store].load_many(by_store[store])
+
+        results: dict[Environment, Secret | StoreError] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(by_store))) as pool:
+            for part in pool.map(load, list(by_store)):
+                results.update(part)
+        return results
+
+    def versions(self, platform: str | Platform, workspace: str) -> dict[Stage, VersionInfo]:
+        """The current, previous and pending versions the store holds for one environment."""
+        ec = self.config.environment(platform, workspace)
+        by_stage: dict[Stage, VersionInfo] = {}
+        for info in self.providers[ec.store].versions(ec.environment, ec.reference):
+            for stage in info.stages:
+                by_stage.setdefault(stage, info)
+        return by_stage
+
+    def status(self) -> list[EnvironmentStatus]:
+        """Every configured environment with the versions its store holds (no values)."""
+        return [
+            EnvironmentStatus(
+                env, ec.store, ec.reference, self.versions(env.platform, env.workspace)
+            )
+            for env, ec in self.config.environments.items()
+        ]
 
     def refresh(self) -> None:
         """Reload every environment now (e.g. right after a rotation)."""

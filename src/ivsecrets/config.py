@@ -14,7 +14,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -149,6 +149,16 @@ class Config:
                 key="workspaces" if env.workspace not in self.workspaces else "platforms",
                 fix=f"add '{env.workspace}' to workspaces and '{env.platform}' to its platforms",
             ) from None
+
+    def by_store(
+        self, environments: Iterable[Environment] | None = None
+    ) -> dict[str, dict[Environment, str]]:
+        """``{store: {environment: reference}}`` for the given (default: all) environments."""
+        grouped: dict[str, dict[Environment, str]] = {}
+        for env in self.environments if environments is None else environments:
+            ec = self.environments[env]
+            grouped.setdefault(ec.store, {})[env] = ec.reference
+        return grouped
 
     def expected_environments(self) -> tuple[Environment, ...]:
         """Every environment the workspaces and their platforms call for, in a stable order."""

@@ -145,11 +145,8 @@ class Rotator:
 
     def state(self, platform: str | Platform, workspace: str) -> RotationState:
         """The versions the store holds for the environment (no values)."""
-        ec, provider = self._target(platform, workspace)
-        by_stage: dict[Stage, VersionInfo] = {}
-        for info in provider.versions(ec.environment, ec.reference):
-            for stage in info.stages:
-                by_stage.setdefault(stage, info)
+        ec = self.config.environment(platform, workspace)
+        by_stage = self.secrets.versions(ec.environment.platform, ec.environment.workspace)
         return RotationState(
             ec.environment,
             ec.store,
@@ -367,16 +364,9 @@ class Rotator:
                 )
 
     def _other_currents(self, env: Environment) -> dict[Environment, Secret]:
-        found: dict[Environment, Secret] = {}
-        by_store: dict[str, dict[Environment, str]] = {}
-        for other, ec in self.config.environments.items():
-            if other != env:
-                by_store.setdefault(ec.store, {})[other] = ec.reference
-        for store, wanted in by_store.items():
-            for other, loaded in self.secrets.providers[store].load_many(wanted).items():
-                if isinstance(loaded, Secret):
-                    found[other] = loaded
-        return found
+        others = [other for other in self.config.environments if other != env]
+        loaded = self.secrets.current(others).items()
+        return {other: secret for other, secret in loaded if isinstance(secret, Secret)}
 
     def _check_pending(
         self, ec: EnvironmentConfig, provider: Provider, staged: VersionInfo

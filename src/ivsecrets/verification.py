@@ -141,7 +141,7 @@ def verify(
             for r in reports
             if r.environment in config.environments
         }
-        loaded = _load_concurrently(secrets, wanted)
+        loaded: dict[Environment, Secret | IVSecretsError] = dict(secrets.current(wanted))
         versions = _versions_concurrently(secrets, wanted, loaded)
         for report in reports:
             ec = wanted.get(report.environment)
@@ -194,23 +194,6 @@ def _select(config: Config, platforms: list[str], workspaces: list[str]) -> list
                     "configured", Status.ok, f"store '{ec.store}', reference '{ec.reference}'"
                 )
     return [r for r in reports if r.checks[0].status is not Status.skip or platforms]
-
-
-def _load_concurrently(
-    secrets: Secrets, wanted: dict[Environment, EnvironmentConfig]
-) -> dict[Environment, Secret | IVSecretsError]:
-    by_store: dict[str, dict[Environment, str]] = {}
-    for env, ec in wanted.items():
-        by_store.setdefault(ec.store, {})[env] = ec.reference
-
-    def load(store: str) -> dict[Environment, Secret | StoreError]:
-        return secrets.providers[store].load_many(by_store[store])
-
-    results: dict[Environment, Secret | IVSecretsError] = {}
-    with ThreadPoolExecutor(max_workers=max(1, len(by_store))) as pool:
-        for part in pool.map(load, list(by_store)):
-            results.update(part)
-    return results
 
 
 def _versions_concurrently(

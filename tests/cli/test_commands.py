@@ -131,3 +131,19 @@ def test_init_writes_a_config_the_loader_accepts(run: Cli, store: str) -> None:
     assert len(config.environments) == 6
     assert run("init", "--store", store).exit_code == 2  # refuses to overwrite
     assert run("init", "--store", store, "--force").exit_code == 0
+
+
+def test_init_comments_out_what_environment_variables_provide(run: Cli) -> None:
+    """An init template never overrides VAULT_ADDR or AWS_REGION with a placeholder."""
+    assert run("init", "--store", "vault").exit_code == 0
+    text = (run.workdir / "ivsecrets.toml").read_text()
+    assert "\n# url = " in text and "\nurl = " not in text
+    assert "\nauth = " not in text  # token auth, the docs' first example, is the default
+    assert run("init", "--store", "file", "--force").exit_code == 0
+    assert '\npath = "/run/secrets"' in (run.workdir / "ivsecrets.toml").read_text()
+
+
+def test_init_names_an_unknown_plugin_with_a_close_match(run: Cli) -> None:
+    result = run("init", "--store", "avs")
+    assert result.exit_code == 2
+    assert "no store plugin named 'avs'" in result.stderr and "did you mean 'aws'?" in result.stderr

@@ -170,3 +170,34 @@ def test_intentionally_absent_platform_is_not_required(
     result = run("verify", "--format", "json")
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["environments"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("table", "typo", "meant"),
+    [
+        ('[stores.aws]\nregoin = "eu-west-1"\n', "stores.aws.regoin", "region"),
+        ('[stores.aws]\nprofle = "prod"\n', "stores.aws.profle", "profile"),
+        ('[stores.file]\npth = "/run/secrets"\n', "stores.file.pth", "path"),
+        ('[stores.env]\nprefix = "X"\n', "stores.env.prefix", None),
+    ],
+)
+def test_an_unknown_store_option_exits_2_naming_file_key_and_fix(
+    run: Cli, table: str, typo: str, meant: str | None
+) -> None:
+    path = run.write_config(table)
+    result = run("verify", "--config", str(path))
+    assert result.exit_code == 2, result.output
+    assert f"{path}: [{typo}]: unknown option" in result.stderr
+    if meant is not None:
+        assert f"did you mean '{meant}'?" in result.stderr
+
+
+def test_global_options_work_before_and_after_the_subcommand(run: Cli) -> None:
+    path = run.write_config('[cache]\nttl = "five minutes"\n', name="deploy.toml")
+    assert run("verify", "--config", str(path)).exit_code == 2
+    assert run("--config", str(path), "verify").exit_code == 2
+    # Given after the subcommand, it wins over the one before it.
+    good = run.write_config("[cache]\nttl = 60\n", name="good.toml")
+    assert run("--config", str(path), "verify", "--config", str(good)).exit_code == 0
+    ok = run("verify", "-q", "--no-color")
+    assert ok.exit_code == 0 and ok.stdout == ""

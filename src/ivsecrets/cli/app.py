@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ivsecrets import __version__
+from ivsecrets.environments import Platform
 from ivsecrets.errors import (
     AccessDeniedError,
     ConfigError,
@@ -78,6 +80,13 @@ class State:
             self._secrets = Secrets(self.config)
         return self._secrets
 
+    def configure_logging(self) -> None:
+        """Log to stderr at the level ``-v``/``-q`` ask for."""
+        levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+        level = logging.ERROR if self.quiet else levels[min(self.verbose, 2)]
+        logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+        logging.getLogger("ivsecrets").setLevel(level)
+
     def console(self, *, stderr: bool = False) -> Console:
         from rich.console import Console
 
@@ -97,8 +106,75 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+def _global_options(group: bool) -> list[click.Option]:
+    """``--config``, ``-v``, ``-q``, ``--no-color``: on the root group, and on every subcommand too,
+    so that ``ivsecrets verify --config deploy/ivsecrets.toml`` works as the docs write it."""
+    callback = None if group else _override_state
+    return [
+        click.Option(
+            ["--config", "config_path"],
+            type=click.Path(dir_okay=False),
+            envvar="IVSECRETS_CONFIG" if group else None,
+            expose_value=group,
+            callback=callback,
+            help="Configuration file (default: ivsecrets.toml or [tool.ivsecrets] in "
+            "pyproject.toml, searched upward from here; else the embedded default).",
+        ),
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=group,
+            callback=callback,
+            help="More log output (repeat for debug).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=group,
+            callback=callback,
+            help="Only errors; the exit code tells the rest.",
+        ),
+        click.Option(
+            ["--no-color"],
+            is_flag=True,
+            envvar="NO_COLOR" if group else None,
+            expose_value=group,
+            callback=callback,
+            help="Plain output.",
+        ),
+    ]
+
+
+def _override_state(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the subcommand wins over one given before it."""
+    if ctx.get_parameter_source(param.name or "") is not ParameterSource.COMMANDLINE:
+        return
+    state = ctx.find_object(State)
+    if state is None:  # pragma: no cover - the root group always makes one
+        return
+    if param.name == "config_path":
+        state.config_path = value
+    elif param.name == "verbose":
+        state.verbose = max(state.verbose, value)
+    elif param.name == "quiet":
+        state.quiet = value
+    else:
+        state.color = not value
+    state.configure_logging()
+
+
+class _Command(click.Command):
+    """Every subcommand also accepts the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_global_options(group=False))
+
+
 class _Group(click.Group):
     """Translates library errors into messages and exit codes, once, for every command."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -110,18 +186,40 @@ class _Group(click.Group):
                 ctx.obj.close()
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="IVSECRETS_CONFIG",
-    help="Configuration file (default: ./ivsecrets.toml, "
-    "[tool.ivsecrets] in ./pyproject.toml, else the embedded default).",
+# -- options several commands share, declared once ------------------------------------------------
+
+PLATFORM = click.Choice([p.value for p in Platform], case_sensitive=False)
+
+
+def environment_arguments(f: F) -> F:
+    """``PLATFORM WORKSPACE``: the environment a command acts on."""
+    f = click.argument("workspace")(f)
+    return click.argument("platform", type=PLATFORM)(f)
+
+
+def format_option(*choices: str, help: str = "Output format.") -> Callable[[F], F]:
+    """``--format``, with the first choice as the default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+def identifier_options(f: F) -> F:
+    """``--user-id`` and ``--email``: the identifiers the Messenger sends."""
+    f = click.option("--email", help="The email the Messenger sends.")(f)
+    return click.option("--user-id", help="The user_id the Messenger sends.")(f)
+
+
+@click.group(
+    cls=_Group,
+    params=_global_options(group=True),
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors; the exit code tells the rest.")
-@click.option("--no-color", is_flag=True, envvar="NO_COLOR", help="Plain output.")
 @click.version_option(__version__, prog_name="ivsecrets")
 @click.pass_context
 def cli(
@@ -132,12 +230,8 @@ def cli(
     Shell completion: eval "$(_IVSECRETS_COMPLETE=bash_source ivsecrets)" (or zsh_source,
     fish_source).
     """
-    level = (
-        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    )
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("ivsecrets").setLevel(level)
     ctx.obj = State(config_path, verbose, quiet, not no_color)
+    ctx.obj.configure_logging()
 
 
 def main() -> None:

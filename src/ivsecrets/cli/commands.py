@@ -3,45 +3,39 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ivsecrets.cli.app import CliError, State, cli, pass_state
-from ivsecrets.environments import Platform, Stage
-
-PLATFORM = click.Choice([p.value for p in Platform], case_sensitive=False)
-
-
-def _identifier_options(f: Any) -> Any:
-    f = click.option("--email", help="The email the Messenger sends.")(f)
-    return click.option("--user-id", help="The user_id the Messenger sends.")(f)
+from ivsecrets.cli.app import (
+    CliError,
+    State,
+    cli,
+    environment_arguments,
+    format_option,
+    identifier_options,
+    pass_state,
+)
+from ivsecrets.environments import Stage
+from ivsecrets.errors import StoreError
 
 
 @cli.command()
 @click.option("--previous", is_flag=True, help="Also show each previous version, as comments.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["toml", "json"]),
-    default="toml",
-    show_default=True,
-)
+@format_option("toml", "json")
 @pass_state
 def fingerprint(state: State, previous: bool, output_format: str) -> None:
     """Fingerprints of every environment's secret, ready to paste into the config as pins."""
-    config = state.config
+    config, secrets = state.config, state.secrets
     pins: dict[str, dict[str, str | None]] = {}
-    for env, ec in config.environments.items():
-        provider = state.secrets.providers[ec.store]
-        entry: dict[str, str | None] = {"fingerprint": provider.load(env, ec.reference).fingerprint}
+    for env, current in secrets.current().items():
+        if isinstance(current, StoreError):
+            raise current
+        entry: dict[str, str | None] = {"fingerprint": current.fingerprint}
         if previous:
-            versions = provider.versions(env, ec.reference)
-            entry["previous"] = next(
-                (v.fingerprint for v in versions if Stage.previous in v.stages), None
-            )
+            older = secrets.versions(env.platform, env.workspace).get(Stage.previous)
+            entry["previous"] = older.fingerprint if older else None
         pins[str(env)] = entry
     if output_format == "json":
         click.echo(json.dumps(pins, indent=2))
@@ -56,9 +50,8 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
 
 
 @cli.command("hash")
-@click.argument("platform", type=PLATFORM)
-@click.argument("workspace")
-@_identifier_options
+@environment_arguments
+@identifier_options
 @pass_state
 def hash_command(
     state: State, platform: str, workspace: str, user_id: str | None, email: str | None
@@ -69,8 +62,7 @@ def hash_command(
 
 
 @cli.command()
-@click.argument("platform", type=PLATFORM)
-@click.argument("workspace")
+@environment_arguments
 @click.option("--user-id", required=True, help="The user_id claim (required by Intercom).")
 @click.option("--email", help="The email claim.")
 @click.option("--name", help="The name claim.")
@@ -112,17 +104,10 @@ def jwt(
 
 
 @cli.command()
-@click.argument("platform", type=PLATFORM)
-@click.argument("workspace")
+@environment_arguments
 @click.option("--user-hash", required=True, help="The user_hash Intercom rejected.")
-@_identifier_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@identifier_options
+@format_option("text", "json")
 @pass_state
 def diagnose(
     state: State,
@@ -167,42 +152,15 @@ def diagnose(
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 @pass_state
 def status(state: State, output_format: str) -> None:
     """Per environment: store, reference, current/previous/pending versions, ages, Intercom ids."""
-    config = state.config
-    now = datetime.now(timezone.utc)
-    rows: list[dict[str, Any]] = []
-    for env, ec in config.environments.items():
-        versions = state.secrets.providers[ec.store].versions(env, ec.reference)
-        row: dict[str, Any] = {
-            "environment": str(env),
-            "store": ec.store,
-            "reference": ec.reference,
-            "versions": {},
-        }
-        for info in versions:
-            for stage in info.stages:
-                row["versions"][stage.value] = {
-                    "version": info.version,
-                    "fingerprint": info.fingerprint,
-                    "created_at": info.created_at.isoformat() if info.created_at else None,
-                    "age_days": round(_age_days(info.created_at, now), 1)
-                    if info.created_at
-                    else None,
-                    "intercom_secret_id": info.intercom_secret_id,
-                }
-        rows.append(row)
+    rows = [row.as_dict() for row in state.secrets.status()]
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -211,7 +169,7 @@ def status(state: State, output_format: str) -> None:
         "current",
         "previous",
         "pending",
-        title=f"ivsecrets status ({config.source})",
+        title=escape(f"ivsecrets status ({state.config.source})"),
         title_justify="left",
     )
     for row in rows:
@@ -223,41 +181,17 @@ def status(state: State, output_format: str) -> None:
                 continue
             age = f", {v['age_days']:g} d" if v["age_days"] is not None else ""
             ic = f"\nintercom {v['intercom_secret_id']}" if v["intercom_secret_id"] else ""
-            cells.append(f"{v['fingerprint']}\nv {v['version']}{age}{ic}")
+            cells.append(escape(f"{v['fingerprint']}\nv {v['version']}{age}{ic}"))
         if "pending" in row["versions"]:
             cells[2] = f"[yellow]rotation in flight[/]\n{cells[2]}"
-        table.add_row(row["environment"], f"{row['store']}:{row['reference']}", *cells)
+        where = escape(f"{row['store']}:{row['reference']}")
+        table.add_row(escape(row["environment"]), where, *cells)
     state.console().print(table)
-
-
-def _age_days(created: datetime, now: datetime) -> float:
-    created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-    return (now - created).total_seconds() / 86400
-
-
-_STORE_OPTIONS = {
-    "env": "",
-    "file": 'path = "/run/secrets"          # a directory of files, or a .toml/.json document\n',
-    "aws": 'region = "us-east-1"           # also: profile, endpoint_url\n',
-    "vault": (
-        'url = "https://vault.example.com:8200"\n'
-        'mount = "secret"              # KV v2 mount\n'
-        'key = "value"                 # field inside each KV secret\n'
-        'auth = "approle"              # token | approle | kubernetes | jwt\n'
-        'role_id_env = "VAULT_ROLE_ID"\n'
-        'secret_id_env = "VAULT_SECRET_ID"\n'
-    ),
-    "gcp": 'project = "my-project"         # also: location for regional secrets\n',
-}
 
 
 @cli.command()
 @click.option(
-    "--store",
-    type=click.Choice(list(_STORE_OPTIONS)),
-    default="aws",
-    show_default=True,
-    help="Where the secrets live.",
+    "--store", default="aws", show_default=True, help="The store plugin the secrets live in."
 )
 @click.option(
     "--reference",
@@ -280,43 +214,11 @@ def init(
     store: str, reference: str | None, workspaces: tuple[str, ...], output: str, force: bool
 ) -> None:
     """Write a commented configuration for a store and naming template."""
-    from ivsecrets.config import DEFAULT_REFERENCES, parse_config
+    from ivsecrets.provider import config_template
 
     target = Path(output)
     if target.exists() and not force:
         raise CliError(f"{target} exists; pass --force to overwrite it", 2)
-    template = reference or DEFAULT_REFERENCES[store]
-    quoted = ", ".join(f'"{w}"' for w in workspaces)
-    text = f"""# ivsecrets configuration (written by `ivsecrets init --store {store}`).
-# Check it with `ivsecrets verify`; reference: README.md, "Configuration".
-
-# Every platform x workspace is an environment wired to its own secret.
-platforms = ["web", "ios", "android"]
-workspaces = [{quoted}]
-
-# Where every environment's secret is, unless [environments.P.W] says otherwise.
-store = "{store}"
-reference = "{template}"   # {{platform}}, {{workspace}}, {{PLATFORM}}, {{WORKSPACE}}
-
-[stores.{store}]
-plugin = "{store}"
-{_STORE_OPTIONS[store]}
-[cache]
-ttl = 300          # seconds a loaded secret is served before it is refreshed
-max_stale = 3600   # seconds the last good secret is served while the store fails
-
-# Per-workspace Intercom settings (API region and where the API token is).
-# [workspace.prod]
-# intercom_region = "us"                       # us | eu | au
-# intercom_token_env = "IVSECRETS_INTERCOM_TOKEN_PROD"
-
-# Pin each environment to its secret (paste the output of `ivsecrets fingerprint`):
-# [environments.ios.prod]
-# fingerprint = "ivfp1:..."
-# [[environments.ios.prod.known_hashes]]
-# user_id = "42"
-# user_hash = "..."
-"""
-    parse_config(text, str(target))  # never write a file the loader would reject
+    text = config_template(store, reference=reference, workspaces=workspaces)
     target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {target}; next: ivsecrets --config {target} verify")
+    click.echo(f"wrote {target}; next: ivsecrets verify --config {target}")

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import CliError, State, cli, pass_state
-from ivsecrets.cli.commands import PLATFORM
+from ivsecrets.cli.app import CliError, State, cli, environment_arguments, pass_state
 
 if TYPE_CHECKING:
     from ivsecrets.rotation import RotationResult
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("platform", type=PLATFORM)
-@click.argument("workspace")
+@environment_arguments
 @click.option(
     "--from-intercom",
     is_flag=True,
@@ -88,8 +86,7 @@ def rotate(
 
 
 @cli.command()
-@click.argument("platform", type=PLATFORM)
-@click.argument("workspace")
+@environment_arguments
 @click.option(
     "--update-config", is_flag=True, help="Write the restored fingerprint as the environment's pin."
 )

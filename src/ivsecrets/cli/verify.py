@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import State, cli, pass_state
+from ivsecrets.cli.app import State, cli, format_option, pass_state
 
 if TYPE_CHECKING:
     from ivsecrets.config import WorkspaceConfig
@@ -31,12 +31,8 @@ FORMATS = ("table", "json", "junit", "github")
     metavar="WORKSPACE",
     help="Only this workspace (repeatable).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
+@format_option(
+    *FORMATS,
     help="Output: a table, one JSON document, JUnit XML for CI "
     "test reports, or GitHub Actions annotations.",
 )
