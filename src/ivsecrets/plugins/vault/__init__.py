@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from time import monotonic
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Stage
@@ -37,13 +33,13 @@ from ivsecrets.errors import (
     AccessDeniedError,
     ConcurrentRotationError,
     InvalidSecretError,
-    MissingExtraError,
     RotationError,
     SecretNotFoundError,
     StoreError,
     StoreThrottledError,
     StoreUnavailableError,
 )
+from ivsecrets.plugins.vault.auth import AUTH_METHODS, VaultLogin, hvac
 from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo
 
@@ -52,12 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["VaultProvider"]
 
-R = TypeVar("R")
-_NEVER = float("inf")
 _PENDING = ".pending"
 _INTERCOM = "ivsecrets_intercom_secret_id"  # kept beside the value in <path>.pending
 _K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-_AUTH_METHODS = ("token", "approle", "kubernetes", "jwt")
 
 
 @dataclass(frozen=True)
@@ -118,10 +111,8 @@ class VaultProvider(WritableProvider):
         if self.kv_version not in (1, 2):
             raise store.error("kv_version", f"must be 1 or 2, got {self.kv_version}")
         self.auth: str = self.option("auth")
-        if self.auth not in _AUTH_METHODS:
-            raise store.error(
-                "auth", f"unknown auth method {self.auth!r}", ", ".join(_AUTH_METHODS)
-            )
+        if self.auth not in AUTH_METHODS:
+            raise store.error("auth", f"unknown auth method {self.auth!r}", ", ".join(AUTH_METHODS))
         self.role: str = self.option("role")
         if self.auth in ("kubernetes", "jwt") and not self.role:
             raise store.error("role", f"auth = {self.auth!r} needs the Vault role to log in as")
@@ -134,19 +125,26 @@ class VaultProvider(WritableProvider):
         mount = self.option("approle_mount") if self.auth == "approle" else self.auth
         self.auth_mount: str = (self.option("auth_mount") or mount).strip("/")
         self.token_env: str = self.option("token_env")
-        self._given_client, self._session = client, session
-        self._lock = threading.Lock()
-        self._client: Any = None
-        self._generation = 0  # counts logins, so that concurrent 403s log in again only once
-        self._renewable, self._lease, self._renew_at = False, 0, _NEVER
+        self._session = session
+        self._login = VaultLogin(
+            self._build,
+            client,
+            self.auth,
+            self.auth_mount,
+            self.token_env,
+            self.role,
+            self.option("role_id"),
+            self.option("role_id_env"),
+            self.option("secret_id_env"),
+            self.jwt_env,
+            self.jwt_file,
+        )
 
     # -- the client, login and renewal ----------------------------------------------------------
 
     def reset(self) -> None:
-        # Not under the lock: in a forked child it may be held by a thread that no longer exists.
         super().reset()
-        self._lock = threading.Lock()
-        self._client, self._renew_at = None, _NEVER
+        self._login.reset()
 
     def _setting(self, option: str, variable: str) -> str:
         return str(self.option(option) or os.environ.get(variable, ""))
@@ -157,7 +155,7 @@ class VaultProvider(WritableProvider):
             raise self.store.error("url", "no Vault address", 'url = "https://..." or VAULT_ADDR')
         ca_cert = self._setting("ca_cert", "VAULT_CACERT")
         cert = self._setting("client_cert", "VAULT_CLIENT_CERT")
-        return _hvac().Client(
+        return hvac().Client(
             url=url,
             token="",  # hvac must not look for a token by itself: _login decides
             verify=(ca_cert or True) if self.option("verify") else False,
@@ -167,117 +165,12 @@ class VaultProvider(WritableProvider):
             session=self._session,
         )
 
-    def _authenticated(self) -> tuple[Any, int]:
-        """The client with a live token, and the login generation that token belongs to."""
-        client = self._client
-        if client is not None and monotonic() < self._renew_at:
-            return client, self._generation
-        with self._lock:
-            if self._client is None:
-                client = self._given_client or self._build()
-                if self.auth == "token" and self._given_client is not None and client.token:
-                    self._generation += 1  # an injected client's token is used as it is
-                else:
-                    self._login(client)
-                self._client = client
-            elif monotonic() >= self._renew_at:
-                self._renew(self._client)
-            return self._client, self._generation
-
-    def _login(self, client: Any) -> None:
-        """Get a new token: read it (token auth) or log in. The caller holds ``_lock``."""
-        errors, mount = _hvac().exceptions, self.auth_mount
-        if self.auth == "token":
-            token = self._env_token()
-            if token == client.token:
-                raise AccessDeniedError(f"Vault rejected the token in {self.token_env}")
-            client.token = token
-            try:
-                data = client.auth.token.lookup_self()["data"]
-            except errors.Forbidden as err:
-                raise AccessDeniedError("Vault rejected the token (expired or revoked)") from err
-            return self._leased(int(data.get("ttl") or 0), bool(data.get("renewable")))
-        try:
-            if self.auth == "approle":
-                role_id_env = self.option("role_id_env")
-                role_id = self.option("role_id") or os.environ.get(role_id_env)
-                if not role_id:
-                    raise AccessDeniedError(f"no AppRole role id: set role_id or {role_id_env}")
-                secret_id = os.environ.get(self.option("secret_id_env"))
-                login = client.auth.approle.login(role_id, secret_id or None, mount_point=mount)
-            elif self.auth == "kubernetes":
-                login = client.auth.kubernetes.login(self.role, self._jwt(), mount_point=mount)
-            else:
-                login = client.auth.jwt.jwt_login(self.role, self._jwt(), path=mount)
-        except (errors.InvalidRequest, errors.Forbidden, errors.InvalidPath) as err:
-            reason = "; ".join(e.strip() for e in err.errors or ()) or type(err).__name__
-            raise AccessDeniedError(f"{self.auth} login to Vault failed: {reason}") from err
-        self._leased(int(login["auth"]["lease_duration"]), bool(login["auth"]["renewable"]))
-
-    def _leased(self, lease: int, renewable: bool) -> None:
-        self._generation += 1
-        self._lease, self._renewable = lease, renewable
-        self._renew_at = monotonic() + lease * 2 / 3 if lease else _NEVER
-
-    def _renew(self, client: Any) -> None:
-        """Renew the token two thirds into its lease; log in again once renewal stops helping."""
-        if self._renewable:
-            try:
-                lease = int(client.auth.token.renew_self()["auth"]["lease_duration"])
-            except _hvac().exceptions.VaultError:
-                lease = 0
-            if lease > self._lease / 3:  # else the token is close to its max_ttl
-                self._renew_at = monotonic() + lease * 2 / 3
-                return
-        if self.auth == "token":
-            self._renew_at = _NEVER  # nothing to log in with: the variable is re-read after a 403
-        else:
-            self._login(client)
-
-    def _env_token(self) -> str:
-        token = os.environ.get(self.token_env, "").strip()
-        if token:
-            return token
-        try:
-            return (Path.home() / ".vault-token").read_text(encoding="utf-8").strip()
-        except OSError:
-            raise AccessDeniedError(f"no Vault token: set {self.token_env} or log in") from None
-
-    def _jwt(self) -> str:
-        if self.jwt_env and os.environ.get(self.jwt_env):
-            return os.environ[self.jwt_env].strip()
-        try:
-            return Path(self.jwt_file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise AccessDeniedError(f"cannot read {self.jwt_file}: {err.strerror}") from None
-
-    def _call(self, operation: Callable[[Any], R]) -> R:
-        """Run one request. A 403 on a token Vault no longer accepts logs in again, once."""
-        client, generation = self._authenticated()
-        try:
-            return operation(client)
-        except _hvac().exceptions.Forbidden:
-            if not self._logged_in_again(client, generation):
-                raise
-        return operation(self._authenticated()[0])  # a second 403 propagates: no loop
-
-    def _logged_in_again(self, client: Any, generation: int) -> bool:
-        with self._lock:
-            if self._generation != generation:
-                return True  # another thread has logged in again meanwhile
-            try:
-                client.auth.token.lookup_self()
-            except _hvac().exceptions.Forbidden:
-                self._login(client)  # the token expired or was revoked
-                return True
-            return False  # the token is valid: its policies deny this path
-
     # -- reading --------------------------------------------------------------------------------
 
     def _kv(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call a method of hvac's ``secrets.kv.v2`` (or ``v1``) on our mount."""
         engine = f"v{self.kv_version}"
-        return self._call(
+        return self._login.call(
             lambda c: getattr(getattr(c.secrets.kv, engine), method)(
                 *args, mount_point=self.mount, **kwargs
             )
@@ -322,13 +215,13 @@ class VaultProvider(WritableProvider):
     def _maybe(self, path: str, number: int | None = None) -> _Version | None:
         try:
             return self._read(path, number)
-        except _hvac().exceptions.InvalidPath:
+        except hvac().exceptions.InvalidPath:
             return None
 
     def _translate(self, err: Exception) -> StoreError | None:
         import requests
 
-        errors = _hvac().exceptions
+        errors = hvac().exceptions
         if isinstance(err, errors.InvalidPath):
             return SecretNotFoundError(f"no such secret or version in KV mount '{self.mount}'")
         if isinstance(err, (errors.Forbidden, errors.Unauthorized)):
@@ -445,7 +338,7 @@ class VaultProvider(WritableProvider):
         """(the live version of ``<path>.pending`` or None, its latest version, for cas)."""
         try:
             meta = self._kv("read_secret_metadata", path + _PENDING)["data"]
-        except _hvac().exceptions.InvalidPath:
+        except hvac().exceptions.InvalidPath:
             return None, 0
         latest = int(meta["current_version"])
         info = meta["versions"].get(str(latest), {})
@@ -456,7 +349,7 @@ class VaultProvider(WritableProvider):
         """Write a new version with check-and-set; None if ``cas`` no longer matched."""
         try:
             written = self._kv("create_or_update_secret", path, data, cas=cas)["data"]
-        except _hvac().exceptions.InvalidRequest as err:
+        except hvac().exceptions.InvalidRequest as err:
             if any("check-and-set" in e for e in err.errors or ()):
                 return None
             raise
@@ -488,16 +381,8 @@ class VaultProvider(WritableProvider):
     def _destroy_pending(self, path: str, number: int) -> None:
         try:
             self._kv("destroy_secret_versions", path + _PENDING, [number])
-        except _hvac().exceptions.InvalidPath:
+        except hvac().exceptions.InvalidPath:
             pass
-
-
-def _hvac() -> Any:
-    try:
-        import hvac
-    except ImportError:
-        raise MissingExtraError("vault", "hvac", "vault") from None
-    return hvac
 
 
 def _field(data: dict[str, Any], field: str) -> str:
