@@ -287,13 +287,22 @@ class Provider(ABC):
     def _fetch_current_many(
         self, refs: Sequence[Reference]
     ) -> Mapping[Reference, Fetched | Exception]:
-        """Read the current version of several secrets; stores with a batch API override this."""
+        """Read the current version of several secrets, one call each; stores with a batch API
+        override this. Once the store proves unreachable or throttling, the rest share that error
+        instead of waiting out a timeout each."""
         results: dict[Reference, Fetched | Exception] = {}
+        down: Exception | None = None
         for ref in refs:
+            if down is not None:
+                results[ref] = down
+                continue
             try:
                 results[ref] = self._fetch(ref, Stage.current, None)
             except Exception as err:  # noqa: BLE001 - reported per reference, translated later
                 results[ref] = err
+                translated = err if isinstance(err, StoreError) else self._translate(err)
+                if translated is None or isinstance(translated, StoreUnavailableError):
+                    down = err
         return results
 
     def _translate(self, err: Exception) -> StoreError | None:

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.config import StoreConfig
@@ -246,27 +246,6 @@ class GcpProvider(WritableProvider):
                 "the payload failed its CRC32C check (corrupted in transit)"
             )
         return Fetched(value=data, version=_number(response.name), stage=stage)
-
-    def _fetch_current_many(
-        self, refs: Sequence[Reference]
-    ) -> Mapping[Reference, Fetched | Exception]:
-        # No batch read in Secret Manager: one call each, but once the store is unreachable or
-        # throttling, the rest share that error instead of waiting out a timeout each.
-        results: dict[Reference, Fetched | Exception] = {}
-        down: Exception | None = None
-        for ref in refs:
-            if down is not None:
-                results[ref] = down
-                continue
-            try:
-                results[ref] = self._fetch(ref, Stage.current, None)
-            except Exception as err:  # noqa: BLE001 - reported per reference, translated later
-                results[ref] = err
-                if not isinstance(err, StoreError) and isinstance(
-                    self._translate(err), StoreUnavailableError
-                ):
-                    down = err
-        return results
 
     def _translate(self, err: Exception) -> StoreError | None:
         try:
