@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import ivsecrets
+import ivsecrets.config
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
 
 #: Every secret value the tests use; nothing a test run logs may contain one of them.
@@ -28,7 +29,7 @@ def secrets_of() -> Iterator[Callable[..., ivsecrets.Secrets]]:
     """Build ``Secrets`` that are closed after the test (no refresher threads left behind)."""
     built: list[ivsecrets.Secrets] = []
 
-    def build(config: ivsecrets.Config, **kwargs: Any) -> ivsecrets.Secrets:
+    def build(config: ivsecrets.config.Config, **kwargs: Any) -> ivsecrets.Secrets:
         built.append(ivsecrets.Secrets(config, **kwargs))
         return built[-1]
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from ivsecrets import Environment, Secrets, user_hash
-from ivsecrets.errors import AccessDeniedError, ConfigError, RotationError
-from ivsecrets import aws_lambda
-from ivsecrets.plugins.aws import INTERCOM_TAG
+from ivsecrets import Secrets, aws_lambda, user_hash
 from ivsecrets.aws_lambda import LambdaRotation
+from ivsecrets.environments import Environment
+from ivsecrets.errors import AccessDeniedError, ConfigError, RotationError
 from ivsecrets.intercom import IntercomClient
+from ivsecrets.plugins.aws import INTERCOM_TAG
 from ivsecrets.rotation import Rotator
 from ivsecrets.testing import SECRET_A
 from tests.servers._intercom_api import FakeIntercomAPI

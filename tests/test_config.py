@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ivsecrets import ConfigError, Environment, Platform, load_config, parse_config
+from ivsecrets import ConfigError, Platform, load_config
+from ivsecrets.config import parse_config
+from ivsecrets.environments import Environment
 from ivsecrets.secret import SecretValue
 
 

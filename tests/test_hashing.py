@@ -6,6 +6,8 @@ import jwt
 import pytest
 
 import ivsecrets
+import ivsecrets.api
+import ivsecrets.errors
 from ivsecrets import IdentifierError, get_hasher, user_hash
 
 VECTORS = [
@@ -48,7 +50,7 @@ def test_only_the_environment_variable_is_needed(
     hasher = get_hasher(ivsecrets.Platform.android, "test")
     assert hasher.user_hash(user_id="baz") == VECTORS[3][2]
     assert get_hasher("ANDROID", "Test") is hasher
-    assert ivsecrets.default_secrets().config.source == "<embedded default>"
+    assert ivsecrets.api.default_secrets().config.source == "<embedded default>"
 
 
 def test_integer_ids_hash_as_decimal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +126,7 @@ def test_whitespace_is_stripped_with_warning_and_empty_is_an_error(
     monkeypatch.setenv("IVSECRETS_IOS_TEST", "   ")
     assert get_hasher("web", "test").user_hash(user_id="baz") == VECTORS[3][2]
     assert "whitespace" in caplog.text
-    with pytest.raises(ivsecrets.InvalidSecretError, match="empty"):
+    with pytest.raises(ivsecrets.errors.InvalidSecretError, match="empty"):
         get_hasher("ios", "test").user_hash(user_id="baz")
 
 
@@ -133,6 +135,6 @@ def test_unconfigured_environment_is_a_config_error(monkeypatch: pytest.MonkeyPa
         get_hasher("web", "staging")
     with pytest.raises(ivsecrets.ConfigError, match="unknown platform"):
         get_hasher("windows", "prod")
-    with pytest.raises(ivsecrets.SecretNotFoundError, match="IVSECRETS_IOS_PROD"):
+    with pytest.raises(ivsecrets.errors.SecretNotFoundError, match="IVSECRETS_IOS_PROD"):
         monkeypatch.delenv("IVSECRETS_IOS_PROD", raising=False)
         get_hasher("ios", "prod").user_hash(user_id="1")

@@ -33,6 +33,20 @@ def test_import_ivsecrets_its_cli_and_plugins_import_no_cloud_sdk() -> None:
 
 
 def test_public_api_is_small_and_typed() -> None:
-    assert "get_hasher" in ivsecrets.__all__ and "Secrets" in ivsecrets.__all__
+    # What a backend needs, and the errors it catches; everything else lives in its module.
+    assert set(ivsecrets.__all__) == {
+        *("get_hasher", "configure", "Secrets", "Hasher", "user_hash", "fingerprint"),
+        *("load_config", "Platform", "IVSecretsError", "ConfigError", "IdentifierError"),
+        *("StoreError", "StaleSecretError", "__version__"),
+    }
     assert all(hasattr(ivsecrets, name) for name in ivsecrets.__all__)
     assert (Path(ivsecrets.__file__).parent / "py.typed").is_file()
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert ivsecrets.__version__ == version("ivsecrets")
+    code = "import sys, ivsecrets; print('importlib.metadata' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # read on first use only: `import ivsecrets` stays light

@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 
-from ivsecrets import Environment, Secrets, Stage, parse_config, user_hash
-from ivsecrets.config import Config
+from ivsecrets import Secrets, user_hash
+from ivsecrets.config import Config, parse_config
+from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     ConcurrentRotationError,
     RotationError,
     SecretNotFoundError,
     StoreUnavailableError,
 )
-from ivsecrets.plugins.gcp import GcpProvider
 from ivsecrets.intercom import IntercomAuthError, IntercomClient
+from ivsecrets.plugins.gcp import GcpProvider
 from ivsecrets.provider import Provider
 from ivsecrets.rotation import Rotator
 from ivsecrets.secret import SecretValue

@@ -2,57 +2,53 @@
 
 >>> from ivsecrets import get_hasher
 >>> get_hasher("ios", "prod").user_hash(user_id="42")  # doctest: +SKIP
+
+This package exports what a backend needs; everything else is imported from its module
+(``ivsecrets.config``, ``ivsecrets.environments``, ``ivsecrets.errors``, ...).
 """
 
 from __future__ import annotations
 
-from ivsecrets.api import Secrets, configure, default_secrets, get_hasher
-from ivsecrets.cache import CacheEvent
-from ivsecrets.config import Config, load_config, parse_config
-from ivsecrets.environments import Environment, Platform, Stage
+from ivsecrets.api import Secrets, configure, get_hasher
+from ivsecrets.config import load_config
+from ivsecrets.environments import Platform
 from ivsecrets.errors import (
-    AccessDeniedError,
     ConfigError,
     IdentifierError,
-    InvalidSecretError,
     IVSecretsError,
-    SecretNotFoundError,
     StaleSecretError,
     StoreError,
-    StoreUnavailableError,
 )
 from ivsecrets.hashing import Hasher, user_hash
-from ivsecrets.provider import Provider
-from ivsecrets.secret import Secret, SecretValue, fingerprint
+from ivsecrets.secret import fingerprint
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    # The version comes from the installed package's metadata, read on first use only:
+    # importlib.metadata costs tens of milliseconds, and `import ivsecrets` stays light.
+    if name != "__version__":
+        raise AttributeError(f"module 'ivsecrets' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ivsecrets")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0+unknown"
+
 
 __all__ = [
-    "AccessDeniedError",
-    "CacheEvent",
-    "Config",
     "ConfigError",
-    "Environment",
     "Hasher",
     "IVSecretsError",
     "IdentifierError",
-    "InvalidSecretError",
     "Platform",
-    "Provider",
-    "Secret",
-    "SecretNotFoundError",
-    "SecretValue",
     "Secrets",
-    "Stage",
     "StaleSecretError",
     "StoreError",
-    "StoreUnavailableError",
     "__version__",
     "configure",
-    "default_secrets",
     "fingerprint",
     "get_hasher",
     "load_config",
-    "parse_config",
     "user_hash",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -122,6 +121,10 @@ class Secrets:
     ) -> dict[Environment, Secret | StoreError]:
         """The current secret of each environment straight from its store, bypassing the cache:
         one batched read per store, stores read concurrently; a failure comes back as its error."""
+        from concurrent.futures import (
+            ThreadPoolExecutor,
+        )  # not at import: a backend never calls this
+
         by_store = self.config.by_store(environments)
 
         def load(store: str) -> dict[Environment, Secret | StoreError]:

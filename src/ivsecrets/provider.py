@@ -22,7 +22,6 @@ import its SDK at import time, so ``import ivsecrets`` stays light.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -215,7 +214,7 @@ class Provider(ABC):
             option = cls.options.get(name)
             if option is None:
                 valid = sorted(cls.options)
-                close = difflib.get_close_matches(name, valid, n=1)
+                close = _closest(name, valid)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise store.error(
                     name,
@@ -514,6 +513,12 @@ def _json_field(raw: str | bytes, key: str, invalid: Any) -> str | bytes:
     return value
 
 
+def _closest(name: str, valid: Sequence[str]) -> list[str]:
+    import difflib  # only on the error path
+
+    return difflib.get_close_matches(name, valid, n=1)
+
+
 def installed_plugins() -> list[str]:
     """The names of every store plugin installed (the ``ivsecrets.providers`` entry points)."""
     from importlib.metadata import entry_points
@@ -575,7 +580,7 @@ def load_plugin(name: str) -> type[Provider]:
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:
         installed = installed_plugins()
-        close = difflib.get_close_matches(name, installed, n=1)
+        close = _closest(name, installed)
         raise ConfigError(
             f"no store plugin named {quoted(name)}",
             fix=(f"did you mean '{close[0]}'? " if close else "")

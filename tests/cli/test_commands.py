@@ -7,7 +7,8 @@ import json
 import jwt as pyjwt
 import pytest
 
-from ivsecrets import fingerprint, parse_config, user_hash
+from ivsecrets import fingerprint, user_hash
+from ivsecrets.config import parse_config
 from tests.cli.conftest import SECRETS, Cli
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ivsecrets import Environment, fingerprint
+from ivsecrets import fingerprint
+from ivsecrets.environments import Environment
 from ivsecrets.testing import SECRET_C
 
 EXE = str(Path(sys.executable).parent / "ivsecrets")

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ivsecrets import Environment
 from ivsecrets.config import Config, parse_config
+from ivsecrets.environments import Environment
 from ivsecrets.plugins.gcp import GcpProvider
 
 if TYPE_CHECKING:  # the server module imports grpc and the SDK: only when a fixture is used
