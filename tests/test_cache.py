@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from ivsecrets import Environment, Secrets, StaleSecretError, parse_config, user_hash
+from ivsecrets import Secrets, StaleSecretError, user_hash
 from ivsecrets.cache import CacheEvent
-from ivsecrets.testing import SECRET_A, SECRET_B
-from tests.stores_memory import MemoryStore
+from ivsecrets.config import parse_config
+from ivsecrets.environments import Environment
+from ivsecrets.testing import SECRET_A, SECRET_B, MemoryStore
 
 CONFIG = """
 store = "mem"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType
@@ -16,33 +13,31 @@ import pytest
 from botocore.stub import Stubber
 
 import ivsecrets
-from ivsecrets import (
+from ivsecrets.config import StoreConfig, parse_config
+from ivsecrets.environments import Environment, Stage
+from ivsecrets.errors import (
     AccessDeniedError,
     ConfigError,
-    Environment,
     SecretNotFoundError,
-    Secrets,
-    SecretValue,
-    Stage,
-    StaleSecretError,
     StoreError,
+    StoreThrottledError,
     StoreUnavailableError,
-    parse_config,
-    user_hash,
 )
-from ivsecrets.config import StoreConfig
-from ivsecrets.errors import MissingExtraError, StoreThrottledError
+from ivsecrets.hashing import user_hash
 from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider
-from ivsecrets.provider import Provider
-from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, WritableProviderContract
-from tests.servers.aws import (
-    REGION,
-    AwsSix,
-    MotoServer,
-    aws_boto_session,
-    aws_config_text,
-    iam_user,
+from ivsecrets.secret import SecretValue, fingerprint
+from ivsecrets.testing import (
+    SECRET_A,
+    SECRET_B,
+    SECRET_C,
+    Denial,
+    Outage,
+    ProviderFactory,
+    RemoteProviderContract,
+    Seed,
+    WritableProviderContract,
 )
+from tests.servers.aws import REGION, AwsSix, MotoServer, aws_boto_session, iam_user
 
 IOS_PROD, WEB_PROD = Environment.of("ios", "prod"), Environment.of("web", "prod")
 
@@ -66,16 +61,53 @@ def admin_provider(aws_client: Any) -> AwsProvider:
     return AwsProvider(store(), client=aws_client)
 
 
-class TestAwsContract(WritableProviderContract):
-    @pytest.fixture
-    def provider(self, moto_server: str) -> Provider:
-        # Built from options, as a configuration would, with dummy credentials injected.
-        options = store(region=REGION, endpoint_url=moto_server)
-        return AwsProvider(options, session=aws_boto_session())
+class TestAwsContract(RemoteProviderContract, WritableProviderContract):
+    extra, sdk_package, sdk_modules = "aws", "boto3", ("boto3", "botocore")
+    fail_fast_options = {"connect_timeout": 0.5, "max_attempts": 1}
+    unreachable_message = "could not be reached"
+    denied_message = "not authorized"
+    unknown_option = ("regoin", "region")
 
     @pytest.fixture
-    def seed(self, aws_seed: Callable[..., str]) -> Callable[..., str]:
+    def provider_factory(self, moto_server: str) -> ProviderFactory:
+        # Built from options, as a configuration would, with dummy credentials injected.
+        return lambda **options: AwsProvider(
+            store(region=REGION, endpoint_url=moto_server, **options), session=aws_boto_session()
+        )
+
+    @pytest.fixture
+    def seed(self, aws_seed: Seed) -> Seed:
         return aws_seed
+
+    @pytest.fixture
+    def outage(self, moto_control: MotoServer) -> Outage:
+        return moto_control.outage  # moto's data lives in-process: it survives the restart
+
+    @pytest.fixture
+    def denied_setup(self, seed: Seed, moto_control: MotoServer) -> Iterator[Denial]:
+        # moto checks IAM per action only (not per secret ARN): the denied reference is read
+        # with the keys of a user who has no Secrets Manager permission at all.
+        allowed, denied = seed(SECRET_A), seed(SECRET_B)
+        actions = ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"]
+        reader = iam_user(moto_control.url, "reader", actions)
+        nobody = iam_user(moto_control.url, "nobody", [])
+
+        def provider(name: str, keys: dict[str, str]) -> AwsProvider:
+            options = {"region": REGION, "endpoint_url": moto_control.url}
+            config = StoreConfig(name, "aws", MappingProxyType(options))
+            return AwsProvider(config, session=aws_boto_session(**keys))
+
+        with moto_control.iam_enforced():
+            yield Denial(provider("aws", reader), allowed, denied, provider("aws-ios", nobody))
+
+    @pytest.fixture
+    def injected(self, aws_client: Any) -> tuple[AwsProvider, Any]:
+        return AwsProvider(store(), client=aws_client), aws_client
+
+    def test_botocore_records_are_redacted_not_dropped(
+        self, sdk_debug_records: list[logging.LogRecord]
+    ) -> None:
+        assert any("redacted by ivsecrets" in r.getMessage() for r in sdk_debug_records)
 
 
 # -- issue 3 "Done when" -------------------------------------------------------------------------
@@ -90,7 +122,7 @@ def test_get_hasher_end_to_end_with_the_readme_config(
     for env, secret in aws_six.secrets.items():
         hasher = ivsecrets.get_hasher(env.platform.value, env.workspace)
         assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
-        assert hasher.fingerprint == ivsecrets.fingerprint(secret)
+        assert hasher.fingerprint == fingerprint(secret)
 
 
 def test_endpoint_url_comes_from_aws_endpoint_url(aws_six: AwsSix, secrets_of: Any) -> None:
@@ -135,53 +167,6 @@ def test_missing_secret_fails_its_environment_only(
     assert all(value not in str(info.value) for value in aws_six.secrets.values())
 
 
-def _profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **profiles: dict[str, str]) -> None:
-    """Write an AWS shared credentials file with these profiles, and use it instead of env keys."""
-    lines = []
-    for name, keys in profiles.items():
-        lines += [f"[{name}]", *(f"{k} = {v}" for k, v in keys.items()), ""]
-    path = tmp_path / "credentials"
-    path.write_text("\n".join(lines))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(path))
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-
-
-def test_denied_environment_fails_while_others_keep_working(
-    aws_six: AwsSix,
-    moto_control: MotoServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    secrets_of: Any,
-) -> None:
-    # moto enforces IAM per action only (not per secret ARN), so the denied environment reads
-    # through its own store whose profile belongs to a user with no Secrets Manager permission.
-    reader = iam_user(
-        moto_control.url,
-        "reader",
-        ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"],
-    )
-    nobody = iam_user(moto_control.url, "nobody", [])
-    _profiles(tmp_path, monkeypatch, reader=reader, nobody=nobody)
-    endpoint = f'region = "{REGION}"\nendpoint_url = "{moto_control.url}"\n'
-    config = parse_config(
-        'store = "aws"\n'
-        f'[stores.aws]\nprofile = "reader"\n{endpoint}'
-        f'[stores.aws-ios]\nplugin = "aws"\nprofile = "nobody"\n{endpoint}'
-        '[environments.ios.prod]\nstore = "aws-ios"\n'
-    )
-    with moto_control.iam_enforced():
-        secrets = secrets_of(config)
-        with pytest.raises(AccessDeniedError, match="not authorized") as info:
-            secrets.hasher("ios", "prod").user_hash(user_id="42")
-        assert info.value.environment == IOS_PROD
-        assert info.value.store == "aws-ios"
-        for env, secret in aws_six.secrets.items():
-            if env != IOS_PROD:
-                hasher = secrets.hasher(env.platform, env.workspace)
-                assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
-
-
 def test_reader_without_the_batch_permission_reads_one_by_one(
     aws_six: AwsSix, moto_control: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,83 +183,13 @@ def test_reader_without_the_batch_permission_reads_one_by_one(
         # Without DescribeSecret, versions are still listed (by stage).
         versions = provider.versions(IOS_PROD, aws_six.references[IOS_PROD])
         assert [v.stages for v in versions] == [(Stage.current,)]
-        assert versions[0].fingerprint == ivsecrets.fingerprint(aws_six.secrets[IOS_PROD])
+        assert versions[0].fingerprint == fingerprint(aws_six.secrets[IOS_PROD])
     for results in (first, second):
         for env, secret in aws_six.secrets.items():
             loaded = results[env]
             assert not isinstance(loaded, Exception)
             assert loaded.value.reveal() == secret.encode()
     assert "BatchGetSecretValue" in caplog.text
-
-
-def test_outage_serves_stale_then_fails_closed_then_recovers(
-    aws_six: AwsSix, moto_control: MotoServer, secrets_of: Any
-) -> None:
-    text = aws_config_text(
-        moto_control.url,
-        cache="ttl = 0.2\nmax_stale = 1\nbackoff_base = 0.05\nbackoff_max = 0.2",
-    ).replace("[stores.aws]\n", "[stores.aws]\nconnect_timeout = 0.5\nmax_attempts = 1\n")
-    secrets = secrets_of(parse_config(text))
-    hasher = secrets.hasher("web", "prod")
-    expected = user_hash(aws_six.secrets[WEB_PROD], user_id="42")
-    assert hasher.user_hash(user_id="42") == expected
-    with moto_control.outage():
-        stale_until = time.monotonic() + 0.7
-        while time.monotonic() < stale_until:  # within ttl + max_stale: still served
-            assert hasher.user_hash(user_id="42") == expected
-            time.sleep(0.05)
-        deadline = time.monotonic() + 5
-        with pytest.raises(StaleSecretError) as info:
-            while time.monotonic() < deadline:
-                hasher.user_hash(user_id="42")
-                time.sleep(0.05)
-        assert isinstance(info.value, StoreUnavailableError)
-        assert info.value.environment == WEB_PROD
-    deadline = time.monotonic() + 5
-    while True:  # the same process recovers once the server is back
-        try:
-            assert hasher.user_hash(user_id="42") == expected
-            break
-        except StoreUnavailableError:
-            assert time.monotonic() < deadline, "did not recover after the restart"
-            time.sleep(0.05)
-    assert secrets.stats()["aws"]["stale_served"] > 0
-
-
-def test_unreachable_store_is_unavailable(moto_control: MotoServer) -> None:
-    provider = AwsProvider(
-        store(region=REGION, endpoint_url=moto_control.url, max_attempts=1),
-        session=aws_boto_session(),
-    )
-    with moto_control.outage():
-        with pytest.raises(StoreUnavailableError, match="could not be reached"):
-            provider.load(IOS_PROD, "anything")
-        failed = provider.load_many({IOS_PROD: "a", WEB_PROD: "b"})
-        assert all(isinstance(err, StoreUnavailableError) for err in failed.values())
-
-
-def test_missing_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "boto3", None)
-    provider = AwsProvider(store(region=REGION))  # building a provider needs no SDK yet
-    with pytest.raises(MissingExtraError, match=r"pip install 'ivsecrets\[aws\]'"):
-        provider.load(IOS_PROD, "ivsecrets-prod-ios")
-    secrets = Secrets(parse_config('store = "aws"\n[stores.aws]\nregion = "us-east-1"\n'))
-    try:
-        with pytest.raises(MissingExtraError, match="boto3"):
-            secrets.hasher("ios", "prod").user_hash(user_id="1")
-    finally:
-        secrets.close()
-
-
-def test_import_loads_no_sdk() -> None:
-    code = (
-        "import sys, ivsecrets, ivsecrets.plugins.aws\n"
-        "from ivsecrets.provider import load_plugin\n"
-        "load_plugin('aws')\n"
-        "sdk = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]\n"
-        "assert not sdk, sdk\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -410,21 +325,6 @@ def test_unknown_profile_and_missing_region_are_config_errors(
     assert info.value.key == "stores.aws.region"
 
 
-def test_reset_drops_a_built_client_but_keeps_an_injected_one(
-    moto_server: str, aws_client: Any, aws_seed: Callable[..., str]
-) -> None:
-    name = aws_seed(SECRET_A)
-    built = AwsProvider(store(region=REGION, endpoint_url=moto_server), session=aws_boto_session())
-    first = built.client()
-    built.reset()
-    assert built.client() is not first
-    assert built.load(IOS_PROD, name).value.reveal() == SECRET_A.encode()
-    injected = AwsProvider(store(), client=aws_client)
-    injected.reset()
-    assert injected.client() is aws_client
-    assert repr(injected) == "AwsProvider(store='aws')"
-
-
 # -- rotation beyond the contract ----------------------------------------------------------------
 
 
@@ -514,15 +414,3 @@ def test_stage_clears_a_pending_label_left_on_the_current_version(
     staged = admin_provider.stage(ref, SecretValue(SECRET_B))
     assert staged.version != current.version
     assert admin_provider.load(None, ref, Stage.pending).value.reveal() == SECRET_B.encode()
-
-
-def test_botocore_debug_logs_never_show_a_secret(
-    admin_provider: AwsProvider, aws_seed: Callable[..., str], caplog: pytest.LogCaptureFixture
-) -> None:
-    ref = aws_seed(SECRET_A)
-    with caplog.at_level(logging.DEBUG):
-        admin_provider.load_many({IOS_PROD: ref})
-        admin_provider.load(IOS_PROD, ref)
-        admin_provider.stage(ref, SecretValue(SECRET_B))
-    assert "redacted by ivsecrets" in caplog.text
-    assert SECRET_A not in caplog.text and SECRET_B not in caplog.text

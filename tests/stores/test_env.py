@@ -16,6 +16,8 @@ _names = itertools.count()
 
 
 class TestEnvContract(ProviderContract):
+    unknown_option = ("prefix", None)  # the env plugin declares no option
+
     @pytest.fixture
     def provider(self) -> Provider:
         return EnvProvider(StoreConfig("env", "env"))

@@ -9,9 +9,9 @@ from types import MappingProxyType
 
 import pytest
 
-from ivsecrets import AccessDeniedError, Environment
 from ivsecrets.config import StoreConfig
-from ivsecrets.errors import ConfigError
+from ivsecrets.environments import Environment, Stage
+from ivsecrets.errors import AccessDeniedError, ConfigError
 from ivsecrets.plugins.file import FileProvider
 from ivsecrets.provider import Provider
 from ivsecrets.testing import SECRET_A, ProviderContract
@@ -26,6 +26,8 @@ def file_store(path: Path, **options: object) -> FileProvider:
 
 
 class TestDirectoryContract(ProviderContract):
+    unknown_option = ("pth", "path")
+
     @pytest.fixture
     def provider(self, tmp_path: Path) -> Provider:
         return file_store(tmp_path)
@@ -62,8 +64,6 @@ def test_toml_document_with_stages(tmp_path: Path) -> None:
     store = file_store(doc)
     env = Environment.of("ios", "prod")
     assert store.load(env, "ios_prod").value.reveal() == SECRET_A.encode()
-    from ivsecrets import Stage
-
     assert store.load(env, "ios_prod", Stage.previous).value.reveal() == b"old-one"
     assert store.load(env, "web_prod").value.reveal() == SECRET_A.encode()
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import logging
-import subprocess
-import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,25 +13,30 @@ import grpc
 import pytest
 
 import ivsecrets
-from ivsecrets import (
+from ivsecrets.config import StoreConfig, parse_config
+from ivsecrets.environments import Environment, Stage
+from ivsecrets.errors import (
     AccessDeniedError,
+    ConcurrentRotationError,
     ConfigError,
-    Environment,
     SecretNotFoundError,
-    Secrets,
-    SecretValue,
-    Stage,
-    StaleSecretError,
+    StoreThrottledError,
     StoreUnavailableError,
-    fingerprint,
-    parse_config,
-    user_hash,
 )
-from ivsecrets.config import StoreConfig
-from ivsecrets.errors import ConcurrentRotationError, MissingExtraError, StoreThrottledError
+from ivsecrets.hashing import user_hash
 from ivsecrets.plugins.gcp import GcpProvider
-from ivsecrets.provider import Provider
-from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, WritableProviderContract
+from ivsecrets.secret import SecretValue, fingerprint
+from ivsecrets.testing import (
+    SECRET_A,
+    SECRET_B,
+    SECRET_C,
+    Denial,
+    Outage,
+    ProviderFactory,
+    RemoteProviderContract,
+    Seed,
+    WritableProviderContract,
+)
 from tests.servers._gcp_service import GcpServer, connect
 from tests.servers.gcp import GcpSix, add_version, create_secret
 
@@ -52,14 +53,59 @@ def admin_provider(gcp_client: Any, gcp_project: str) -> GcpProvider:
     return GcpProvider(store(project=gcp_project), client=gcp_client)
 
 
-class TestGcpContract(WritableProviderContract):
-    @pytest.fixture
-    def provider(self, admin_provider: GcpProvider) -> Provider:
-        return admin_provider
+class TestGcpContract(RemoteProviderContract, WritableProviderContract):
+    extra, sdk_package = "gcp", "google-cloud-secret-manager"
+    sdk_modules = ("google.cloud.secretmanager_v1", "grpc", "google_crc32c")
+    fail_fast_options = {"timeout": 0.3}
+    unreachable_message = "GCP Secret Manager: ServiceUnavailable"
+    denied_message = "PermissionDenied"
+    unknown_option = ("projet", "project")
 
     @pytest.fixture
-    def seed(self, gcp_seed: Callable[..., str]) -> Callable[..., str]:
+    def provider_factory(
+        self, gcp_server: GcpServer, gcp_project: str
+    ) -> Iterator[ProviderFactory]:
+        built: list[GcpProvider] = []
+
+        def factory(**options: object) -> GcpProvider:
+            address, project = gcp_server.address, gcp_project
+            built.append(
+                GcpProvider(store(project=project, endpoint=address, insecure=True, **options))
+            )
+            return built[-1]
+
+        yield factory
+        for provider in built:
+            provider.reset()  # closes the gRPC channel it built
+
+    @pytest.fixture
+    def seed(self, gcp_seed: Seed) -> Seed:
         return gcp_seed
+
+    @pytest.fixture
+    def outage(self, gcp_server: GcpServer) -> Outage:
+        @contextmanager
+        def stopped() -> Iterator[None]:
+            gcp_server.stop()
+            try:
+                yield
+            finally:
+                gcp_server.start()  # same port, same state
+
+        return stopped
+
+    @pytest.fixture
+    def denied_setup(
+        self, seed: Seed, gcp_server: GcpServer, provider_factory: ProviderFactory
+    ) -> Denial:
+        allowed, denied = seed(SECRET_A), seed(SECRET_B)
+        # Clients built from options are the server's "default" caller (reset after the test).
+        gcp_server.state.grants["default"] = {allowed}
+        return Denial(provider_factory(), allowed, denied)
+
+    @pytest.fixture
+    def injected(self, gcp_client: Any, gcp_project: str) -> tuple[GcpProvider, Any]:
+        return GcpProvider(store(project=gcp_project), client=gcp_client), gcp_client
 
 
 # -- issue 3 "Done when" -------------------------------------------------------------------------
@@ -91,25 +137,6 @@ def test_get_hasher_with_the_readme_config(
         assert hasher.user_hash(email="a@b.c") == user_hash(secret, email="a@b.c")
 
 
-def test_denied_environment_fails_while_others_keep_working(
-    gcp_six: GcpSix, gcp_server: GcpServer, secrets_of: Any
-) -> None:
-    # Clients built from configuration are the server's "default" caller.
-    allowed = {ref for env, ref in gcp_six.references.items() if env != IOS_PROD}
-    gcp_server.state.grants["default"] = allowed
-    secrets = secrets_of(gcp_six.config)
-    with pytest.raises(AccessDeniedError, match="PermissionDenied") as info:
-        secrets.hasher("ios", "prod").user_hash(user_id="42")
-    assert info.value.environment == IOS_PROD
-    assert info.value.store == "gcp"
-    assert info.value.reference == gcp_six.references[IOS_PROD]
-    for env, secret in gcp_six.secrets.items():
-        assert secret not in str(info.value)
-        if env != IOS_PROD:
-            hasher = secrets.hasher(env.platform, env.workspace)
-            assert hasher.user_hash(user_id="42") == user_hash(secret, user_id="42")
-
-
 def test_missing_secret_fails_its_environment_only(
     gcp_six: GcpSix, gcp_client: Any, secrets_of: Any
 ) -> None:
@@ -121,77 +148,6 @@ def test_missing_secret_fails_its_environment_only(
     assert info.value.reference == gcp_six.references[IOS_PROD]
     web = gcp_six.secrets[WEB_PROD]
     assert secrets.hasher("web", "prod").user_hash(user_id="42") == user_hash(web, user_id="42")
-
-
-def test_outage_serves_stale_then_fails_closed_then_recovers(
-    gcp_six: GcpSix, gcp_server: GcpServer, secrets_of: Any
-) -> None:
-    text = gcp_six.config_text + (
-        "timeout = 0.3\n"
-        "[stores.gcp.cache]\nttl = 0.2\nmax_stale = 1\nbackoff_base = 0.05\nbackoff_max = 0.2\n"
-    )
-    secrets = secrets_of(parse_config(text))
-    hasher = secrets.hasher("web", "prod")
-    expected = user_hash(gcp_six.secrets[WEB_PROD], user_id="42")
-    assert hasher.user_hash(user_id="42") == expected
-    gcp_server.stop()
-    stale_until = time.monotonic() + 0.7
-    while time.monotonic() < stale_until:  # within ttl + max_stale: still served
-        assert hasher.user_hash(user_id="42") == expected
-        time.sleep(0.05)
-    deadline = time.monotonic() + 5
-    with pytest.raises(StaleSecretError) as info:
-        while time.monotonic() < deadline:
-            hasher.user_hash(user_id="42")
-            time.sleep(0.05)
-    assert isinstance(info.value, StoreUnavailableError)
-    assert info.value.environment == WEB_PROD
-    gcp_server.start()  # same port, same state
-    deadline = time.monotonic() + 5
-    while True:  # the same process recovers once the server is back
-        try:
-            assert hasher.user_hash(user_id="42") == expected
-            break
-        except StoreUnavailableError:
-            assert time.monotonic() < deadline, "did not recover after the restart"
-            time.sleep(0.05)
-    assert secrets.stats()["gcp"]["stale_served"] > 0
-
-
-def test_unreachable_store_fails_the_batch_fast(gcp_six: GcpSix, gcp_server: GcpServer) -> None:
-    provider = GcpProvider(parse_config(gcp_six.config_text + "timeout = 0.3\n").stores["gcp"])
-    gcp_server.stop()
-    try:
-        started = time.monotonic()
-        results = provider.load_many(gcp_six.references)
-        assert all(isinstance(r, StoreUnavailableError) for r in results.values())
-        assert time.monotonic() - started < 1.5  # one timeout, not six
-    finally:
-        provider.reset()
-
-
-def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "google.cloud.secretmanager_v1", None)
-    provider = GcpProvider(store(project="p"))  # building a provider needs no SDK yet
-    with pytest.raises(MissingExtraError, match=r"pip install 'ivsecrets\[gcp\]'"):
-        provider.load(IOS_PROD, "ivsecrets-prod-ios")
-    secrets = Secrets(parse_config('store = "gcp"\n[stores.gcp]\nproject = "p"\n'))
-    try:
-        with pytest.raises(MissingExtraError, match="google-cloud-secret-manager"):
-            secrets.hasher("ios", "prod").user_hash(user_id="1")
-    finally:
-        secrets.close()
-
-
-def test_import_loads_no_sdk() -> None:
-    code = (
-        "import sys, ivsecrets, ivsecrets.plugins.gcp\n"
-        "from ivsecrets.provider import load_plugin\n"
-        "load_plugin('gcp')\n"
-        "sdk = [m for m in sys.modules if m.split('.')[0] in ('google', 'grpc', 'google_crc32c')]\n"
-        "assert not sdk, sdk\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -411,41 +367,3 @@ def test_a_secret_id_needs_a_project(
             GcpProvider(store(), client=client).load(IOS_PROD, "ivsecrets-prod-ios")
     finally:
         client.transport.close()
-
-
-def test_reset_drops_a_built_client_but_keeps_an_injected_one(
-    gcp_six: GcpSix, gcp_client: Any
-) -> None:
-    built = gcp_six.provider
-    first = built.client()
-    built.reset()
-    assert built.client() is not first
-    injected = GcpProvider(store(project="p"), client=gcp_client)
-    injected.reset()
-    assert injected.client() is gcp_client
-
-
-def test_sdk_debug_logging_never_shows_payloads(
-    admin_provider: GcpProvider, gcp_seed: Callable[..., str]
-) -> None:
-    # The SDK's gRPC transport logs whole responses at DEBUG in structured ``extra`` fields.
-    logger = logging.getLogger(
-        "google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc"
-    )
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        ref = gcp_seed(SECRET_A)
-        admin_provider.load(IOS_PROD, ref)
-        admin_provider.stage(ref, SecretValue(SECRET_B))
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    assert records  # the SDK did log the other calls
-    dumped = repr([vars(r) for r in records])
-    assert SECRET_A not in dumped and SECRET_B not in dumped
-    assert base64.b64encode(SECRET_A.encode()).decode() not in dumped

@@ -1,7 +1,8 @@
-"""An in-memory store for cache tests: a real Provider subclass whose backend we can break.
+"""An in-memory store for cache tests: a real Provider subclass whose backend a test can break.
 
 It stands in for the network store only (latency, outages, call counts); every ivsecrets code path
-above ``_fetch`` runs for real. Stores with real servers are tested in tests/stores/.
+above ``_fetch`` runs for real, and it meets :class:`~ivsecrets.testing.ProviderContract`. Stores
+with real servers are tested against those servers.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from ivsecrets.environments import Stage
 from ivsecrets.errors import SecretNotFoundError, StoreUnavailableError
 from ivsecrets.provider import Fetched, Provider, Reference
 
+__all__ = ["MemoryStore"]
+
 
 class MemoryStore(Provider):
+    """Secrets in dicts: ``values`` (current) and ``previous``, by reference name.
+
+    Set ``down`` to make every call fail as an unreachable store would, ``latency`` to slow calls
+    down; ``calls``, ``fetched`` (per reference name) and ``resets`` count what the cache did.
+    """
+
     plugin = "memory"
 
     def __init__(
@@ -68,4 +77,5 @@ class MemoryStore(Provider):
         )
 
     def reset(self) -> None:
+        super().reset()
         self.resets += 1

@@ -1,4 +1,4 @@
-"""A reusable contract suite for store plugins (like ``keyring.testing``).
+"""The read and write contracts every store plugin must meet (like ``keyring.testing``).
 
 A store's test module subclasses :class:`ProviderContract` and supplies two fixtures, both
 talking to a *real* server of that store:
@@ -12,7 +12,9 @@ talking to a *real* server of that store:
 
 Stores that support rotation subclass :class:`WritableProviderContract` instead. Set
 ``json_payloads = False`` for stores whose ``#key`` is resolved by the plugin itself rather than
-by parsing a JSON document.
+by parsing a JSON document, and ``unknown_option`` to a misspelt option and the option it is
+closest to (``None`` when the plugin declares no option), for a plugin found through the
+``ivsecrets.providers`` entry points.
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ import json
 import logging
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from ivsecrets.api import Secrets
+from ivsecrets.config import load_config
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     ConcurrentRotationError,
+    ConfigError,
     InvalidSecretError,
     RotationError,
     SecretNotFoundError,
@@ -36,10 +42,12 @@ from ivsecrets.provider import Provider, WritableProvider
 from ivsecrets.secret import SecretValue, fingerprint
 
 __all__ = [
+    "ENV",
     "SECRET_A",
     "SECRET_B",
     "SECRET_C",
     "ProviderContract",
+    "Seed",
     "WritableProviderContract",
 ]
 
@@ -57,6 +65,9 @@ class ProviderContract:
     """What every store plugin must do. Subclass and provide ``provider`` and ``seed``."""
 
     json_payloads: ClassVar[bool] = True
+    #: A misspelt option and the declared option it is closest to (None: the plugin declares no
+    #: option); unset (the default) skips the check, for a store outside the entry points.
+    unknown_option: ClassVar[tuple[str, str | None] | None] = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -117,6 +128,26 @@ class ProviderContract:
         secret = provider.load(ENV, seed(SECRET_A))
         with pytest.raises(TypeError):
             pickle.dumps(secret)
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def test_unknown_option_names_the_file_the_key_and_the_closest_option(
+        self, provider: Provider, tmp_path: Path
+    ) -> None:
+        if self.unknown_option is None:
+            pytest.skip("no misspelt option given for this store (unknown_option)")
+        typo, closest = self.unknown_option
+        path = tmp_path / "ivsecrets.toml"
+        path.write_text(f'store = "s"\n[stores.s]\nplugin = "{provider.plugin}"\n{typo} = "x"\n')
+        with pytest.raises(ConfigError) as info:
+            Secrets(load_config(path))  # builds the store's provider from its options
+        assert info.value.file == str(path) and str(path) in str(info.value)
+        assert info.value.key == f"stores.s.{typo}"
+        assert f"[stores.s.{typo}]" in str(info.value)
+        if closest is None:
+            assert "valid options: none" in str(info.value)
+        else:
+            assert f"did you mean '{closest}'?" in str(info.value)
 
 
 class WritableProviderContract(ProviderContract):
