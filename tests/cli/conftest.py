@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,15 @@ def six_env_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(f"IVSECRETS_{name}", value)
     return SECRETS
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_levels() -> Iterator[None]:
+    """The CLI sets the `ivsecrets` logger's level (-v, -q): later tests must not inherit it."""
+    logger = logging.getLogger("ivsecrets")
+    level = logger.level
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture
