@@ -119,7 +119,8 @@ class Intercom:
 
     def render(self) -> Markup:
         """The Jinja global ``{{ intercom_messenger() }}``: settings and loader for this request."""
-        shutdown = bool(session.pop(SHUTDOWN_SESSION_KEY, False))
+        # Checked first: without a secret key Flask's session refuses even a pop.
+        shutdown = SHUTDOWN_SESSION_KEY in session and bool(session.pop(SHUTDOWN_SESSION_KEY))
         nonce = g.get("csp_nonce") or getattr(request, "csp_nonce", None)
         markup = self.messenger().render(
             self.current_user_data(), nonce=str(nonce) if nonce else None, shutdown=shutdown
@@ -152,7 +153,8 @@ def intercom_logout(response: Response) -> Response:
     cleared on ``response`` now.
     """
     messenger = _extension().messenger()
-    session[SHUTDOWN_SESSION_KEY] = True
+    if current_app.secret_key:  # no sessions without one: the cookie is still cleared
+        session[SHUTDOWN_SESSION_KEY] = True
     response.delete_cookie(session_cookie_name(messenger.app_id()), domain=messenger.cookie_domain)
     return response
 
