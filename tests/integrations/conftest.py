@@ -13,6 +13,9 @@ from ivsecrets import Secrets, parse_config
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
 from tests.stores_memory import MemoryStore
 
+# The Django test app imports models, which needs configured settings: not a doctest module.
+collect_ignore = ["django_app.py"]
+
 APP_ID = "abc12def"
 #: The secret of each platform in the workspace the test apps serve.
 PLATFORM_SECRETS = {"web": SECRET_A, "ios": SECRET_B, "android": SECRET_C}

@@ -26,7 +26,9 @@ from ivsecrets.integrations.messenger import (
 )
 
 try:
-    from django.conf import settings as django_settings
+    # The module, not its lazy `settings`: doctest collection probes module globals, and
+    # touching unconfigured settings raises.
+    from django import conf as django_conf
     from django.utils.module_loading import import_string
 except ImportError as err:  # pragma: no cover - exercised without the extra only
     raise missing_extra("django", "django") from err
@@ -35,13 +37,13 @@ __all__ = ["current_user_data", "default_user_data", "intercom_logout", "messeng
 
 
 def _options() -> dict[str, Any]:
-    return dict(getattr(django_settings, "IVSECRETS_INTERCOM", {}))
+    return dict(getattr(django_conf.settings, "IVSECRETS_INTERCOM", {}))
 
 
 def messenger() -> Messenger:
     """The Messenger the settings describe (built per call: cheap; honours override_settings)."""
     options = _options()
-    expires = options.get("EXPIRES_IN", getattr(django_settings, "SESSION_COOKIE_AGE", None))
+    expires = options.get("EXPIRES_IN", getattr(django_conf.settings, "SESSION_COOKIE_AGE", None))
     return Messenger(
         workspace=options.get("WORKSPACE"),
         mode=options.get("MODE", "jwt"),
