@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -37,13 +37,14 @@ def optional_user(request: Request) -> dict[str, Any] | None:
     }
 
 
-def create_app() -> FastAPI:
+def create_app(mode: Literal["jwt", "user_hash"] = "jwt") -> FastAPI:
+    """The demo app; ``mode`` is the Messenger's (a JWT by default, as Intercom recommends)."""
     intercom = Intercom(
         current_user=optional_user,
         # The local stub shows what the Messenger would get; to load the real Messenger:
         # IVSDEMO_LOADER_URL=https://widget.intercom.io/widget/{app_id}
         messenger=Messenger(
-            loader_url=os.environ.get("IVSDEMO_LOADER_URL", "/_demo/intercom-stub.js")
+            mode=mode, loader_url=os.environ.get("IVSDEMO_LOADER_URL", "/_demo/intercom-stub.js")
         ),
     )
     app = FastAPI(lifespan=intercom.lifespan, dependencies=[Depends(intercom.dependency)])
