@@ -14,7 +14,7 @@ import pytest
 
 import ivsecrets.integrations
 from ivsecrets import ConfigError, IdentifierError, parse_config
-from ivsecrets.integrations.messenger import Messenger, safe_json, user_fields
+from ivsecrets.integrations.messenger import Messenger, identity_response, safe_json, user_fields
 from ivsecrets.testing import SECRET_A
 from tests.integrations.conftest import APP_ID
 
@@ -118,3 +118,12 @@ def test_import_ivsecrets_and_the_core_import_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_identity_of_a_platform_the_workspace_does_not_use_is_404(tmp_path: Path) -> None:
+    (tmp_path / "ivsecrets.toml").write_text(
+        'workspaces = ["test"]\n[workspace.test]\nplatforms = ["web"]\napp_id = "abc12def"\n'
+    )
+    status, _, headers = identity_response(Messenger(), "ios", {"user_id": "42"})
+    assert (status, headers["Cache-Control"]) == (404, "no-store")
+    assert identity_response(Messenger(), "web", {"user_id": "42"})[0] == 200
