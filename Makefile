@@ -29,8 +29,8 @@ pytest: setup
 	IVSECRETS_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
 lint: $(BIN)/ivsecrets
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(BIN)/ivsecrets
 	$(BIN)/mypy --strict src/ivsecrets

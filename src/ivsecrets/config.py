@@ -45,6 +45,8 @@ EMBEDDED_DEFAULT = "<embedded default>"
 CONFIG_ENV_VAR = "IVSECRETS_CONFIG"
 FINGERPRINT_PATTERN = re.compile(r"^ivfp1:[0-9a-f]{16}$")
 WORKSPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+# Intercom app ids are short lower-case alphanumerics (e.g. "abc12def"); others are paste errors.
+APP_ID_PATTERN = re.compile(r"^[a-z0-9]{4,16}$")
 INTERCOM_REGIONS = ("us", "eu", "au")
 
 # The reference template each built-in store uses when the configuration names none. The Terraform
@@ -118,6 +120,7 @@ class WorkspaceConfig:
     intercom_region: str = "us"
     intercom_token_env: str = ""
     intercom_base_url: str | None = None
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,7 +384,7 @@ def _workspace_settings(
     settings = {}
     for name in names:
         ws = table.table(name)
-        ws.only("platforms", "intercom_region", "intercom_token_env", "intercom_base_url")
+        ws.only("platforms", "intercom_region", "intercom_token_env", "intercom_base_url", "app_id")
         region = ws.get("intercom_region", str, "us")
         if region not in INTERCOM_REGIONS:
             raise ws.error(
@@ -399,8 +402,21 @@ def _workspace_settings(
                 f"IVSECRETS_INTERCOM_TOKEN_{name.upper().replace('-', '_')}",
             ),
             intercom_base_url=ws.get("intercom_base_url", str, "") or None,
+            app_id=_app_id(ws),
         )
     return settings
+
+
+def _app_id(ws: _Table) -> str | None:
+    app_id = ws.get("app_id", str, "")
+    if app_id and not APP_ID_PATTERN.match(app_id):
+        raise ws.error(
+            "app_id",
+            f"not an Intercom app id: {quoted(app_id)}",
+            fix="paste the app id from Intercom's Messenger settings "
+            '(4-16 lower-case letters and digits, e.g. app_id = "abc12def")',
+        )
+    return app_id or None
 
 
 def _environments(

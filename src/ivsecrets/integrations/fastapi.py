@@ -1,0 +1,167 @@
+"""FastAPI/Starlette integration: a dependency and a Jinja2Templates context processor for pages,
+an ``APIRouter`` for the identity endpoint, a startup check and logout.
+
+The app passes its own ``current_user`` dependency (returning the logged-in user, or None); the
+identity never comes from the request itself::
+
+    intercom = Intercom(current_user=optional_user, messenger=Messenger(workspace="prod"))
+    app = FastAPI(lifespan=intercom.lifespan, dependencies=[Depends(intercom.dependency)])
+    app.include_router(intercom.router(prefix="/api"))
+    templates = Jinja2Templates("templates", context_processors=[intercom.context_processor])
+    # in a template: {{ intercom_messenger() }}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+from ivsecrets.integrations.messenger import (
+    SHUTDOWN_SESSION_KEY,
+    Messenger,
+    UserData,
+    identity_response,
+    missing_extra,
+    session_cookie_name,
+)
+
+try:
+    from fastapi import APIRouter, Depends, Request
+    from fastapi.responses import JSONResponse
+    from markupsafe import Markup
+    from starlette.responses import Response
+except ImportError as err:  # pragma: no cover - exercised without the extra only
+    raise missing_extra("fastapi", "fastapi") from err
+
+__all__ = ["DEFAULT_EXPIRES_IN", "Intercom", "MessengerTag", "default_user_data"]
+
+log = logging.getLogger("ivsecrets.integrations")
+
+#: Starlette's SessionMiddleware keeps a session 14 days: the default JWT lifetime here.
+DEFAULT_EXPIRES_IN = 14 * 24 * 3600.0
+_STATE = "ivsecrets_intercom"
+
+
+def default_user_data(user: Any) -> UserData:
+    """A mapping as it is; else the ``user_id`` (or ``id``), email, name, created_at attributes."""
+    if isinstance(user, dict):
+        return user
+    return {
+        "user_id": getattr(user, "user_id", None) or getattr(user, "id", None),
+        "email": getattr(user, "email", None),
+        "name": getattr(user, "name", None),
+        "created_at": getattr(user, "created_at", None),
+    }
+
+
+class MessengerTag:
+    """The Messenger of one request; renders lazily, as ``{{ intercom_messenger() }}``."""
+
+    __slots__ = ("_intercom", "_request", "_user")
+
+    def __init__(self, intercom: Intercom, request: Request, user: Any) -> None:
+        self._intercom = intercom
+        self._request = request
+        self._user = user
+
+    def user_data(self) -> UserData | None:
+        return None if self._user is None else self._intercom.user_data(self._user)
+
+    def settings(self) -> dict[str, Any]:
+        """``window.intercomSettings`` for this request (for single-page apps)."""
+        return self._intercom.messenger.settings(self.user_data())
+
+    def __call__(self) -> Markup:
+        shutdown = False
+        if "session" in self._request.scope:
+            shutdown = bool(self._request.session.pop(SHUTDOWN_SESSION_KEY, False))
+        nonce = getattr(self._request.state, "csp_nonce", None)
+        markup = self._intercom.messenger.render(
+            self.user_data(), nonce=str(nonce) if nonce else None, shutdown=shutdown
+        )
+        return Markup(markup)  # noqa: S704 - built by Messenger.snippet, every value JSON-escaped
+
+    def __html__(self) -> str:
+        return str(self())
+
+
+def _not_wired() -> Markup:
+    log.warning(
+        "intercom_messenger() used on a route without the Intercom dependency: "
+        "add Depends(intercom.dependency) to the app or the route"
+    )
+    return Markup("")
+
+
+class Intercom:
+    """The FastAPI integration. Keeps configuration only; each request's user stays in it.
+
+    ``current_user``: the app's dependency giving the logged-in user or None.
+    ``user_data``: maps that user to Messenger fields (default :func:`default_user_data`).
+    ``messenger``: the :class:`Messenger` (its ``expires_in`` defaults to 14 days, the
+    SessionMiddleware lifetime).
+    """
+
+    def __init__(
+        self,
+        *,
+        current_user: Callable[..., Any],
+        user_data: Callable[[Any], UserData] = default_user_data,
+        messenger: Messenger | None = None,
+    ) -> None:
+        messenger = messenger or Messenger()
+        if messenger.expires_in is None:
+            messenger = replace(messenger, expires_in=DEFAULT_EXPIRES_IN)
+        self.messenger = messenger
+        self.current_user = current_user
+        self.user_data = user_data
+
+        def dependency(request: Request, user: Any = Depends(current_user)) -> MessengerTag:
+            """The Messenger of this request, also kept for the template context processor."""
+            tag = MessengerTag(self, request, user)
+            setattr(request.state, _STATE, tag)
+            return tag
+
+        self.dependency = dependency
+
+    def context_processor(self, request: Request) -> dict[str, Any]:
+        """For ``Jinja2Templates(context_processors=[...])``: ``intercom_messenger()``."""
+        return {"intercom_messenger": getattr(request.state, _STATE, _not_wired)}
+
+    def router(self, prefix: str = "") -> APIRouter:
+        """An ``APIRouter`` serving ``GET <prefix>/intercom/identity/{platform}``."""
+        router = APIRouter(prefix=prefix)
+        current_user = self.current_user
+
+        @router.get("/intercom/identity/{platform}", name="intercom_identity")
+        def identity(platform: str, user: Any = Depends(current_user)) -> JSONResponse:
+            """The session user's identity signed with the platform's secret."""
+            status, body, headers = identity_response(
+                self.messenger, platform, None if user is None else self.user_data(user)
+            )
+            return JSONResponse(body, status_code=status, headers=headers)
+
+        return router
+
+    def logout(self, request: Request, response: Response) -> Response:
+        """End the Messenger session: the next page queues ``Intercom('shutdown')`` (needs
+        SessionMiddleware) and the ``intercom-session-<app_id>`` cookie is cleared now."""
+        if "session" in request.scope:
+            request.session[SHUTDOWN_SESSION_KEY] = True
+        response.delete_cookie(
+            session_cookie_name(self.messenger.app_id()), domain=self.messenger.cookie_domain
+        )
+        return response
+
+    def check(self) -> None:
+        """Raise ConfigError when the workspace, its app_id or the web secret is not usable."""
+        self.messenger.check()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """``FastAPI(lifespan=intercom.lifespan)``: refuse to start when :meth:`check` fails."""
+        self.check()
+        yield
