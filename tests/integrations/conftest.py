@@ -9,9 +9,9 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 import ivsecrets
-from ivsecrets import Secrets, parse_config
-from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
-from tests.stores_memory import MemoryStore
+from ivsecrets import Secrets
+from ivsecrets.config import parse_config
+from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, MemoryStore
 
 # The Django test app imports models, which needs configured settings: not a doctest module.
 collect_ignore = ["django_app.py"]

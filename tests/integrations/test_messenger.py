@@ -13,7 +13,8 @@ import jwt
 import pytest
 
 import ivsecrets.integrations
-from ivsecrets import ConfigError, IdentifierError, parse_config
+from ivsecrets import ConfigError, IdentifierError
+from ivsecrets.config import parse_config
 from ivsecrets.integrations.messenger import Messenger, identity_response, safe_json, user_fields
 from ivsecrets.testing import SECRET_A
 from tests.integrations.conftest import APP_ID
