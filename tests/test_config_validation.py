@@ -177,7 +177,8 @@ def test_own_token_variables_are_accepted() -> None:
 
 
 def test_patterns_refuse_a_trailing_newline() -> None:
-    assert not WORKSPACE_PATTERN.match("prod\n")
+    assert not WORKSPACE_PATTERN.fullmatch("prod\n")
+    assert not FINGERPRINT_PATTERN.fullmatch("ivfp1:0123456789abcdef\n")
     assert not FINGERPRINT_PATTERN.match("ivfp1:0123456789abcdef\n")
     with pytest.raises(ConfigError, match="invalid workspace name"):
         parse_config('workspaces = ["prod\\n"]')

@@ -58,9 +58,12 @@ log = logging.getLogger("ivsecrets")
 
 EMBEDDED_DEFAULT = "<embedded default>"
 CONFIG_ENV_VAR = "IVSECRETS_CONFIG"
-# \A and \Z, not ^ and $: "$" also matches before a trailing newline, whichever re call is used.
+# Use these with fullmatch: in Python "$" also matches before a trailing newline, so .match would
+# take "prod\n". FINGERPRINT_PATTERN ends in \Z, safe with any call. WORKSPACE_PATTERN keeps "^...$"
+# because the Terraform modules validate workspace names with the same text (RE2, where "$" is the
+# end of the text) and tests/terraform keeps the two identical.
 FINGERPRINT_PATTERN = re.compile(r"\Aivfp1:[0-9a-f]{16}\Z")
-WORKSPACE_PATTERN = re.compile(r"\A[a-z][a-z0-9_-]*\Z")
+WORKSPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 INTERCOM_REGIONS = ("us", "eu", "au")
 # Where ``intercom_base_url`` may point without ``allow_custom_intercom_host = true``: Intercom's
 # API hosts (https only), or this machine (tests, a local fake). The token goes to that host.
