@@ -152,3 +152,26 @@ def test_extends_in_pyproject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     )
     config = load_config()
     assert config.workspaces == ("prod",) and "aws" in config.stores
+
+
+def test_store_option_keys_follow_their_file_from_a_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "generated.toml").write_text(GENERATED)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.ivsecrets]\nextends = "generated.toml"\n'
+        '[tool.ivsecrets.stores.aws]\nendpoint_url = "x"\n'
+    )
+    store = load_config(pyproject).stores["aws"]  # --config pyproject.toml reads its table
+    mine = store.error("endpoint_url", "bad")
+    assert (Path(mine.file or "").name, mine.key) == (
+        "pyproject.toml",
+        "tool.ivsecrets.stores.aws.endpoint_url",
+    )
+    generated = store.error("region", "bad")
+    assert (Path(generated.file or "").name, generated.key) == (
+        "generated.toml",
+        "stores.aws.region",
+    )
+    pyproject.write_text('[project]\nname = "x"\n')
+    with pytest.raises(ConfigError, match=r"no \[tool.ivsecrets\] table"):
+        load_config(pyproject)

@@ -155,13 +155,15 @@ class StoreConfig:
     # the table's full key (``tool.ivsecrets.stores.NAME`` in a pyproject.toml).
     option_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     table_key: str = ""
+    option_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def error(self, option: str, message: str, fix: str | None = None) -> ConfigError:
         """A ConfigError about one of this store's options, naming file and key."""
         return ConfigError(
             message,
             file=self.option_sources.get(option, self.source),
-            key=f"{self.table_key or 'stores.' + self.name}.{option}",
+            key=self.option_keys.get(option)
+            or f"{self.table_key or 'stores.' + self.name}.{option}",
             fix=fix,
         )
 
@@ -272,7 +274,17 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                 fix="create it with 'ivsecrets init' or point to an existing file",
             )
         log.info("ivsecrets: configuration from %s (%s)", file, origin)
-        return _load_file(file, _read_file(file, str(file)))
+        document = _read_file(file, str(file))
+        if file.name != "pyproject.toml":
+            return _load_file(file, document)
+        tool = document.get("tool")
+        if not isinstance(tool, dict) or "ivsecrets" not in tool:
+            raise ConfigError(
+                "this pyproject.toml has no [tool.ivsecrets] table",
+                file=str(file),
+                fix="add the configuration under [tool.ivsecrets] or name an ivsecrets.toml",
+            )
+        return _load_file(file, tool["ivsecrets"], pyproject=True)
     found = _nearest(Path.cwd())
     if found is None:
         log.info(
@@ -436,36 +448,37 @@ def _merge(
 def _read_file(file: Path, source: str) -> dict[str, Any]:
     """The TOML document in ``file``; ConfigError if it cannot be read, decoded or parsed.
 
-    The file's bytes and text stay out of every exception raised (and its chain).
+    The file's bytes and text stay out of every exception raised (and its chain) and out of the
+    frames it passes through: they are never bound to a name here.
     """
-    problem = None
+    return _read_toml(_file_bytes(file, source), source)
+
+
+def _file_bytes(file: Path, source: str) -> bytes:
+    reason = None
     try:
-        raw = file.read_bytes()
+        return file.read_bytes()
     except OSError as err:
-        problem = f"cannot read configuration: {err.strerror}"
-    if problem is not None:
-        raise ConfigError(problem, file=source)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        problem = f"not UTF-8 text (invalid byte at offset {err.start})"
-    del raw
-    if problem is not None:
-        raise ConfigError(problem, file=source, fix="save the file as UTF-8")
-    document = _read_toml(text, source)
-    del text
-    return document
+        reason = err.strerror
+    raise ConfigError(f"cannot read configuration: {reason}", file=source)
 
 
-def _read_toml(text: str, source: str) -> dict[str, Any]:
-    """Parse TOML; ConfigError (with no chained exception holding the text) if it is not valid.
+def _read_toml(text: str | bytes, source: str) -> dict[str, Any]:
+    """Parse TOML (bytes must be UTF-8); ConfigError, with no chained exception and no local
+    holding the text, if it is not valid.
 
     Nesting deeper than any configuration needs is refused, so no later walk can recurse without
     bound; tomllib itself raises RecursionError on a few thousand nested arrays.
     """
     problem = fix = None
+    data: dict[str, Any] = {}
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as err:
+        problem = f"not UTF-8 text (invalid byte at offset {err.start})"
+        fix = "save the file as UTF-8"
     except tomllib.TOMLDecodeError as err:
         problem = f"not valid TOML: {err.args[0] if err.args else err}"
         fix = "correct the TOML syntax at the position shown"
@@ -708,6 +721,7 @@ class _Stores:
                 store.file,
                 MappingProxyType({option: store.file_of(option) for option in store.data}),
                 store.key,
+                MappingProxyType({option: store.path(option) for option in store.data}),
             )
 
     def resolve(self, table: _Table, key: str, name: str) -> str:
