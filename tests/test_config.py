@@ -106,7 +106,7 @@ user_hash = "aa747c502a898200f9e4fa21bac68136f886a0e27aec70ba06daf2e2a5cb5597"
         ("platfroms = []", "platfroms", "unknown key"),
         ('platforms = ["windows"]', "platforms", "unknown platform"),
         ('workspaces = ["Prod"]', "workspaces", "invalid workspace name"),
-        ('store = "aws"', "store", "no store named 'aws'"),
+        ('store = "avs"', "store", "no store named 'avs'"),
         ("[cache]\nttl = -1", "cache.ttl", "non-negative"),
         ('[cache]\nttl = "5m"', "cache.ttl", "must be a float"),
         (

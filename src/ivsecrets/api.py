@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ivsecrets.cache import CacheEvent, SecretCache
-from ivsecrets.config import Config, load_config
+from ivsecrets.config import Config, StoreConfig, load_config
 from ivsecrets.environments import Environment, Platform, Stage
-from ivsecrets.errors import StoreError
+from ivsecrets.errors import ConfigError, StoreError
 from ivsecrets.hashing import Hasher
 from ivsecrets.provider import Provider, load_plugin
 from ivsecrets.secret import Secret, VersionInfo
@@ -83,7 +83,7 @@ class Secrets:
             references = grouped.get(name, {})
             if not references and name not in given:
                 continue
-            provider = given.pop(name, None) or load_plugin(store.plugin)(store)
+            provider = given.pop(name, None) or _plugin_of(store)(store)
             self.providers[name] = provider
             self.caches[name] = SecretCache(provider, references, store.cache, on_event)
         self._hashers: dict[Any, Hasher] = {}
@@ -167,6 +167,26 @@ class Secrets:
         """Stop background refreshers and drop store clients."""
         for cache in self.caches.values():
             cache.close()
+
+
+def _plugin_of(store: StoreConfig) -> type[Provider]:
+    """The plugin class of ``store``; an unknown plugin is reported at its key in its file."""
+    try:
+        return load_plugin(store.plugin)
+    except ConfigError as err:
+        if err.file is not None or err.key is not None:
+            raise
+        problem, fix = err.problem, err.fix
+    if "plugin" in store.option_sources:
+        raise store.error("plugin", problem, fix)
+    # No plugin = in the table: its name is taken as the plugin's.
+    table = store.table_key or f"stores.{store.name}"
+    raise ConfigError(
+        f"{problem} (the table sets no plugin, so its name is taken as one)",
+        file=store.source,
+        key=table,
+        fix=f"set plugin = in [{table}]; {fix}" if fix else None,
+    )
 
 
 _default: Secrets | None = None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.tfstack import MODULES, STORES, TEST_VARIABLES, Intent, Stack, load
+from tests.terraform.tfstack import EXAMPLES, MODULES, STORES, TEST_VARIABLES, Intent, Stack, load
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,6 +83,40 @@ def test_example_outputs_a_config_naming_its_secrets(store: str, example_stacks:
         store, {**stack.module_call(), "name_template": config["reference"]}
     )
     assert {tuple(k.split("/")): v for k, v in intent.names.items()} == created_names(stack, store)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_example_committed_config_extends_the_generated_one(
+    store: str, example_stacks: dict[str, Stack], tmp_path: Path
+) -> None:
+    """The example's ivsecrets.toml extends what the apply writes, and its pins survive an apply."""
+    from ivsecrets.config import load_config, parse_config
+    from ivsecrets.environments import Environment, Platform
+    from ivsecrets.rotation import write_pin
+
+    generated = example_stacks[store].output("ivsecrets_config")
+    assert '# extends = "generated.toml"' in generated  # the header says how to keep pins
+    (tmp_path / "generated.toml").write_text(generated)
+    committed = tmp_path / "ivsecrets.toml"
+    committed.write_text((EXAMPLES / store / "ivsecrets.toml").read_text(encoding="utf-8"))
+    config = load_config(committed)
+    assert config.files == (str(committed), str(tmp_path / "generated.toml"))
+    generated_only = parse_config(generated, "generated.toml")
+    assert {e: c.reference for e, c in config.environments.items()} == {
+        e: c.reference for e, c in generated_only.environments.items()
+    }
+    assert config.stores[store].options == generated_only.stores[store].options
+    assert config.workspace_settings["prod"].intercom_region == "us"
+
+    # `ivsecrets rotate --update-config` pins into the committed file; the next apply rewrites
+    # generated.toml, and the pin is still there.
+    ios_prod = Environment(Platform.ios, "prod")
+    write_pin(committed, ios_prod, "ivfp1:0123456789abcdef")
+    (tmp_path / "generated.toml").write_text(generated)
+    assert load_config(committed).environments[ios_prod].fingerprint == "ivfp1:0123456789abcdef"
+    assert load_config(committed).environments[ios_prod].reference == (
+        generated_only.environments[ios_prod].reference
+    )
 
 
 PROVIDERS = {"aws": "AwsProvider", "gcp": "GcpProvider", "vault": "VaultProvider"}

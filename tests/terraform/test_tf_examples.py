@@ -4,6 +4,7 @@ READMEs document every input and output."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ import yaml
 
 from tests.terraform.tfpolicy import aws_findings, gcp_findings, vault_findings
 from tests.terraform.tfstack import EXAMPLES, MODULES, STORES, TERRAFORM, Intent, Stack
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 FINDINGS = {"aws": aws_findings, "gcp": gcp_findings, "vault": vault_findings}
 PIPELINES = sorted((EXAMPLES / "pipeline").glob("*.yml"))
@@ -72,7 +78,16 @@ def test_pipeline_applies_then_verifies_the_written_config(path: Path) -> None:
     written, output = first(r"^terraform output -raw ivsecrets_config > (\S+)$")
     verified, verify = first(r"\bivsecrets verify --config (\S+)$")
     assert apply < written < verified
-    assert output.group(1) == verify.group(1)
+    # Verified: the example's committed file, which extends the one the apply just wrote, so that
+    # no apply overwrites its pins (issue 10, item 17).
+    generated, checked = output.group(1), verify.group(1)
+    assert generated != checked
+    example = re.search(r"terraform/examples/(\w+)", path.read_text(encoding="utf-8"))
+    assert example is not None
+    directory = EXAMPLES / example.group(1)
+    committed = tomllib.loads((directory / checked).read_text(encoding="utf-8"))
+    assert committed["extends"] == generated
+    assert generated in (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
 def documented_names(readme: str, heading: str) -> set[str]:

@@ -7,7 +7,10 @@ locals {
   ivsecrets_config = join("\n", concat(
     [
       "# Written by the ivsecrets Terraform module for AWS Secrets Manager.",
-      "# Check the deployment with: ivsecrets verify --config <this file>",
+      "# Regenerated on every apply: write it to generated.toml and keep pins, known_hashes and",
+      "# [workspace.*] settings in a committed ivsecrets.toml that starts with",
+      "# extends = \"generated.toml\" (its keys win over these), then check the deployment with:",
+      "# ivsecrets verify --config ivsecrets.toml",
       "platforms = ${jsonencode(var.platforms)}",
       "workspaces = ${jsonencode(var.workspaces)}",
       "store = \"aws\"",
