@@ -138,3 +138,71 @@ def test_unconfigured_environment_is_a_config_error(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ivsecrets.errors.SecretNotFoundError, match="IVSECRETS_IOS_PROD"):
         monkeypatch.delenv("IVSECRETS_IOS_PROD", raising=False)
         get_hasher("ios", "prod").user_hash(user_id="1")
+
+
+# --- inputs that must stay inside the error hierarchy (issue 10, item 23) -------------------------
+
+
+@pytest.mark.parametrize("identifiers", [{"user_id": "a\ud800b"}, {"email": "\udcff@example.com"}])
+def test_a_lone_surrogate_is_an_identifier_error_and_never_verifies(
+    monkeypatch: pytest.MonkeyPatch, identifiers: dict[str, str]
+) -> None:
+    monkeypatch.setenv("IVSECRETS_WEB_PROD", "bar")
+    hasher = get_hasher("web", "prod")
+    with pytest.raises(IdentifierError, match="Unicode") as caught:
+        hasher.user_hash(**identifiers)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    with pytest.raises(IdentifierError):
+        user_hash("bar", **identifiers)
+    assert hasher.verify("00" * 32, **identifiers) is False
+
+
+def test_an_integer_too_long_for_text_is_an_identifier_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IVSECRETS_WEB_PROD", "bar")
+    huge = 10**5000
+    with pytest.raises(IdentifierError, match="4,300 digits"):
+        get_hasher("web", "prod").user_hash(user_id=huge)
+    with pytest.raises(IdentifierError):
+        get_hasher("web", "prod").messenger_jwt(user_id=huge)
+    with pytest.raises(IdentifierError):
+        user_hash("bar", user_id=huge)
+
+
+@pytest.mark.parametrize(
+    "claim", [object(), b"bytes", {1, 2}, 10**5000], ids=["object", "bytes", "set", "huge-int"]
+)
+def test_a_claim_json_cannot_carry_is_an_identifier_error(
+    monkeypatch: pytest.MonkeyPatch, claim: object
+) -> None:
+    monkeypatch.setenv("IVSECRETS_WEB_PROD", "ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3")
+    with pytest.raises(IdentifierError, match="not JSON-serialisable") as caught:
+        get_hasher("web", "prod").messenger_jwt(user_id="1", extra=claim)
+    assert isinstance(caught.value, ivsecrets.errors.IVSecretsError)
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+# --- the JWT is PyJWT's, signed without the key in a local (issue 10, item 18) ------------------
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"user_id": "u1"},
+        {"user_id": 42, "email": "a@example.com", "name": "Ada Lovelace"},
+        {"user_id": "é ü 日本", "name": "\u2603", "plan": {"tier": "pro", "seats": [1, 2.5, None]}},
+        {"user_id": "7", "exp": __import__("datetime").datetime(2030, 1, 2, 3, 4, 5), "iat": 1},
+        {"user_id": "x" * 2000, "flag": True, "nothing": None},
+    ],
+)
+def test_messenger_jwt_is_the_token_pyjwt_makes(
+    monkeypatch: pytest.MonkeyPatch, claims: dict[str, object]
+) -> None:
+    secret = "ivsA_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0Ys2Ue9Rt3"
+    monkeypatch.setenv("IVSECRETS_IOS_PROD", secret)
+    token = get_hasher("ios", "prod").messenger_jwt(**claims)  # type: ignore[arg-type]
+    expected = dict(claims, user_id=str(claims["user_id"]))
+    assert token == jwt.encode(expected, secret, algorithm="HS256")
+    decoded = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
+    assert decoded["user_id"] == str(claims["user_id"])

@@ -7,16 +7,21 @@ hashed; integer ids are hashed as their decimal string; missing or empty identif
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import time
-from datetime import timedelta
+from calendar import timegm
+from datetime import datetime, timedelta
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ivsecrets.errors import IdentifierError
 
 if TYPE_CHECKING:
-    from ivsecrets.cache import _Slot
+    from collections.abc import Callable
+
+    from ivsecrets.cache import _Keys, _Slot
     from ivsecrets.environments import Environment
     from ivsecrets.secret import Secret
 
@@ -36,7 +41,12 @@ def identifier(user_id: str | int | None = None, email: str | None = None) -> st
             raise IdentifierError(
                 f"user_id must be a string or an integer, not {type(user_id).__name__}"
             )
-        value = str(user_id)
+        try:
+            value = str(user_id)
+        except ValueError:  # an int past sys.get_int_max_str_digits()
+            raise IdentifierError(
+                "user_id is an integer too long to turn into text (over 4,300 digits)"
+            ) from None
         if not value:
             raise IdentifierError("user_id is empty; pass a non-empty user_id or only email")
         return value
@@ -57,8 +67,30 @@ def user_hash(
     >>> user_hash(b"bar", user_id="baz")
     'c8acc43edc084edb8207a50320ba4ec5d113686cf8050274a305480c98512e45'
     """
+    message = _encoded(identifier(user_id, email))
     key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, identifier(user_id, email).encode(), "sha256").hexdigest()
+    return hmac.new(key, message, "sha256").hexdigest()
+
+
+_NOT_UNICODE = "the identifier is not valid Unicode text (a lone surrogate?)"
+
+
+def _encoded(message: str) -> bytes:
+    """``message`` as UTF-8; IdentifierError for what UTF-8 cannot encode (a lone surrogate)."""
+    try:
+        return message.encode()
+    except UnicodeEncodeError:
+        pass
+    raise IdentifierError(_NOT_UNICODE)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+# PyJWT's header for HS256, byte for byte (its keys sorted, compact separators).
+_JWT_HEADER = _b64(b'{"alg":"HS256","typ":"JWT"}') + b"."
+_TIME_CLAIMS = ("exp", "iat", "nbf")
 
 
 class Hasher:
@@ -69,14 +101,25 @@ class Hasher:
     ``ivsecrets.get_hasher(platform, workspace)`` or ``Secrets.hasher(...)``.
     """
 
-    __slots__ = ("_slot", "environment")
+    __slots__ = ("__weakref__", "_slot", "environment")
 
     def __init__(self, slot: _Slot) -> None:
         self._slot = slot
         self.environment: Environment = slot.environment
 
     def __repr__(self) -> str:
-        return f"Hasher({self.environment}, store={self._slot.cache.provider.name!r})"
+        provider = getattr(self._slot.cache, "provider", None)
+        store = provider.name if provider is not None else "(the default's, on next use)"
+        return f"Hasher({self.environment}, store={store!r})"
+
+    def _follow(self, resolve: Callable[[Environment], _Slot]) -> None:
+        """Leave the current slot: the next call binds to the slot ``resolve`` returns for this
+        environment. ``configure()`` does this to the hashers of the default it closes, so a
+        hasher kept from before serves the new default. Lock-free: a call already past the fast
+        check finishes with the old snapshot."""
+        # The stand-in is duck-typed as a slot: its snapshot is always overdue, so the hot path
+        # costs nothing more and the slow path asks the stand-in's "cache" to rebind.
+        self._slot = cast("_Slot", _Unbound(self, resolve))
 
     def _mac(self) -> Any:
         slot = self._slot
@@ -96,6 +139,10 @@ class Hasher:
             message: str = user_id
         else:
             message = identifier(user_id, email)
+        try:
+            data = message.encode()
+        except UnicodeEncodeError:
+            raise IdentifierError(_NOT_UNICODE) from None
         # _mac() inlined: the hot path saves a call here (measured by bench/hot_path.py).
         slot = self._slot
         keys = slot.keys
@@ -103,7 +150,7 @@ class Hasher:
             keys = slot.cache.keys(slot)
         slot.hits += 1
         mac = keys.mac.copy()
-        mac.update(message.encode())
+        mac.update(data)
         return mac.hexdigest()  # type: ignore[no-any-return,unused-ignore]
 
     def verify(
@@ -112,12 +159,16 @@ class Hasher:
         """True if ``user_hash`` matches the current or the previous secret (constant time).
 
         The previous secret is accepted until a rotation retires it. Hex case is ignored, as
-        Intercom's web Messenger does.
+        Intercom's web Messenger does. False for an identifier UTF-8 cannot encode (no such hash
+        can have been made); IdentifierError for a missing or empty one.
         """
         if not isinstance(user_hash, str):
             return False
-        message = identifier(user_id, email).encode()
-        given = user_hash.strip().lower().encode()
+        try:
+            message = identifier(user_id, email).encode()
+            given = user_hash.strip().lower().encode()
+        except UnicodeEncodeError:
+            return False
         mac = self._mac().copy()
         mac.update(message)
         if hmac.compare_digest(mac.hexdigest().encode(), given):
@@ -140,10 +191,14 @@ class Hasher:
         """An HS256 JWT for Intercom's Messenger security (``intercom_user_jwt``/``setUserJwt``).
 
         ``user_id`` is required and sent as a string; ``email``, ``name`` and ``exp`` (from
-        ``expires_in`` seconds) are added when given; other claims pass through unchanged.
-        """
-        import jwt  # PyJWT; imported here so that `import ivsecrets` stays light
+        ``expires_in`` seconds) are added when given; other claims pass through unchanged
+        (``exp``/``iat``/``nbf`` given as datetimes become Unix times, as PyJWT does).
+        IdentifierError for a bad ``user_id`` or a claim JSON cannot carry.
 
+        Signed with the cache's pre-keyed HMAC, so the secret never sits in a frame's locals
+        (where error reporters that capture locals would find it); the token is the one PyJWT
+        makes for the same claims.
+        """
         payload: dict[str, Any] = {"user_id": identifier(user_id=user_id)}
         if email is not None:
             payload["email"] = email
@@ -157,8 +212,19 @@ class Hasher:
             )
             payload["exp"] = int(time.time() + seconds)
         payload.update(claims)
-        key = self.secret.value.reveal()
-        return jwt.encode(payload, key, algorithm="HS256")
+        for claim in _TIME_CLAIMS:
+            if isinstance(payload.get(claim), datetime):
+                payload[claim] = timegm(payload[claim].utctimetuple())
+        try:
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        except (TypeError, ValueError, RecursionError) as err:
+            problem = f"{type(err).__name__}: {err}"[:200]
+        else:
+            signing_input = _JWT_HEADER + _b64(body)
+            mac = self._mac().copy()
+            mac.update(signing_input)
+            return (signing_input + b"." + _b64(mac.digest())).decode()
+        raise IdentifierError(f"the JWT claims are not JSON-serialisable ({problem})")
 
     @property
     def secret(self) -> Secret:
@@ -172,3 +238,47 @@ class Hasher:
     def fingerprint(self) -> str:
         """The fingerprint of the secret this hasher signs with now."""
         return self.secret.fingerprint
+
+
+class _Overdue:
+    """The snapshot of an unbound hasher: always past its deadline, so the next call leaves the
+    fast path."""
+
+    __slots__ = ()
+    expires_at = float("-inf")
+
+
+class _Unbound:
+    """Stands in for the slot of a hasher whose ``Secrets`` was replaced (see Hasher._follow)."""
+
+    __slots__ = ("cache", "environment", "hits", "keys")
+
+    def __init__(self, hasher: Hasher, resolve: Callable[[Environment], _Slot]) -> None:
+        self.environment = hasher.environment
+        self.hits = 0
+        self.keys = _Overdue()
+        self.cache = _Rebinder(hasher, resolve)
+
+
+class _Rebinder:
+    """Stands in for the cache of an unbound hasher: what the hasher asks of it is answered by
+    the slot ``resolve`` finds, which the hasher is rebound to on the way."""
+
+    __slots__ = ("_hasher", "_resolve")
+
+    def __init__(self, hasher: Hasher, resolve: Callable[[Environment], _Slot]) -> None:
+        self._hasher = hasher
+        self._resolve = resolve
+
+    def _rebind(self) -> _Slot:
+        slot = self._resolve(self._hasher.environment)
+        self._hasher._slot = slot
+        return slot
+
+    def keys(self, slot: object) -> _Keys:
+        bound = self._rebind()
+        return bound.cache.keys(bound)
+
+    def previous(self, slot: object) -> Any:
+        bound = self._rebind()
+        return bound.cache.previous(bound)
