@@ -8,12 +8,13 @@ clients or metrics hook builds a ``Secrets`` itself.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ivsecrets.cache import CacheEvent, SecretCache
+from ivsecrets.cache import CacheEvent, SecretCache, _Slot
 from ivsecrets.config import Config, StoreConfig, load_config
 from ivsecrets.environments import Environment, Platform, Stage
 from ivsecrets.errors import ConfigError, StoreError
@@ -86,7 +87,9 @@ class Secrets:
             provider = given.pop(name, None) or _plugin_of(store)(store)
             self.providers[name] = provider
             self.caches[name] = SecretCache(provider, references, store.cache, on_event)
-        self._hashers: dict[Any, Hasher] = {}
+        # Keyed by the canonical (platform, workspace) strings only, so it never holds more
+        # entries than the configuration has environments, however callers spell them.
+        self._hashers: dict[tuple[str, str], Hasher] = {}
 
     def __repr__(self) -> str:
         return f"Secrets(source={self.config.source!r}, stores={sorted(self.providers)})"
@@ -98,11 +101,12 @@ class Secrets:
         except KeyError:
             pass
         ec = self.config.environment(platform, workspace)
-        hasher = self._hashers.get(ec.environment)
+        key = _canonical(ec.environment)
+        hasher = self._hashers.get(key)
         if hasher is None:
-            hasher = Hasher(self.caches[ec.store].slots[ec.environment])
-            self._hashers[ec.environment] = hasher
-        self._hashers[platform, workspace] = hasher
+            hasher = self._hashers.setdefault(
+                key, Hasher(self.caches[ec.store].slots[ec.environment])
+            )
         return hasher
 
     def provider(self, environment: Environment) -> Provider:
@@ -189,14 +193,25 @@ def _plugin_of(store: StoreConfig) -> type[Provider]:
     )
 
 
+def _canonical(environment: Environment) -> tuple[str, str]:
+    # Platform is a str enum whose hash and equality are its value's, so a caller passing
+    # Platform.ios or "ios" hits the same key.
+    return environment.platform.value, environment.workspace
+
+
 _default: Secrets | None = None
 _default_lock = threading.Lock()
-# (platform, workspace) as the caller spelled them -> Hasher; read without a lock.
-_HASHERS: dict[Any, Hasher] = {}
+# Canonical (platform, workspace) -> the default's Hasher; read without a lock. Only canonical
+# keys are stored: other spellings take the slow path each time instead of growing the dict.
+_HASHERS: dict[tuple[str, str], Hasher] = {}
+# Every hasher the default handed out; configure() points them at the new default.
+_HANDED_OUT: weakref.WeakSet[Hasher] = weakref.WeakSet()
 
 
 def get_hasher(platform: str | Platform, workspace: str) -> Hasher:
     """The hasher of one environment from the default configuration (built on first use).
+
+    A hasher kept across :func:`configure` follows the new default from its next call.
 
     >>> get_hasher("ios", "prod").user_hash(user_id="42")  # doctest: +SKIP
     """
@@ -210,8 +225,14 @@ def _default_hasher(platform: str | Platform, workspace: str) -> Hasher:
     # Under the lock, so a configure() running meanwhile cannot leave an old hasher cached.
     with _default_lock:
         hasher = _built_default().hasher(platform, workspace)
-        _HASHERS[platform, workspace] = hasher
+        _HASHERS[_canonical(hasher.environment)] = hasher
+        _HANDED_OUT.add(hasher)
         return hasher
+
+
+def _default_slot(environment: Environment) -> _Slot:
+    """The slot the current default holds for ``environment`` (where a kept hasher rebinds)."""
+    return _default_hasher(environment.platform, environment.workspace)._slot
 
 
 def _built_default() -> Secrets:
@@ -225,7 +246,8 @@ def _built_default() -> Secrets:
 def configure(config: Config | Secrets | None = None) -> Secrets | None:
     """Replace the default behind ``get_hasher`` (None: rebuild lazily from ``load_config``).
 
-    The previous default is closed. Returns the new default, if one was given.
+    The previous default is closed; the hashers it handed out follow the new default from their
+    next call. Returns the new default, if one was given.
     """
     global _default
     with _default_lock:
@@ -235,6 +257,10 @@ def configure(config: Config | Secrets | None = None) -> Secrets | None:
         elif config is not None:
             _default = Secrets(config)
         _HASHERS.clear()
+        if old is not _default:
+            kept = list(_HANDED_OUT) + (list(old._hashers.values()) if old is not None else [])
+            for hasher in kept:
+                hasher._follow(_default_slot)
     if old is not None and old is not _default:
         old.close()
     return _default
