@@ -169,9 +169,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a plugin returns for one version of a secret, before the base class checks it."""
+    """What a plugin returns for one version of a secret, before the base class checks it.
 
-    value: str | bytes
+    ``value`` is the plain secret (or the document holding it): left out of the repr, so a
+    traceback that shows locals shows no secret.
+    """
+
+    value: str | bytes = field(repr=False)
     version: str | None = None
     created_at: datetime | None = None
     intercom_secret_id: str | None = None
@@ -394,15 +398,10 @@ class Provider(ABC):
                 message, store=self.name, reference=str(ref), environment=environment
             )
 
-        raw = fetched.value
-        if ref.key is not None and not self.resolves_key:
-            raw = _json_field(raw, ref.key, invalid)
-        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
-        stripped = text.strip()
-        if not stripped:
-            raise invalid("the secret is empty")
-        seen = (self.name, str(ref), len(text))
-        if stripped != text and seen not in _warned_whitespace:
+        key = ref.key if ref.key is not None and not self.resolves_key else None
+        value, stripped_from = _secret_value(fetched.value, key, invalid)
+        seen = (self.name, str(ref), stripped_from)
+        if stripped_from and seen not in _warned_whitespace:
             _warned_whitespace.add(seen)
             # A trailing newline from `echo > file` is the classic cause of hmac_mismatch. Strip
             # it, but loudly: the hash must never silently change under the operator's feet.
@@ -414,7 +413,7 @@ class Provider(ABC):
                 ref,
             )
         return Secret(
-            value=SecretValue(stripped.encode("utf-8", "surrogateescape")),
+            value=value,
             store=self.name,
             reference=str(ref),
             environment=environment,
@@ -423,7 +422,7 @@ class Provider(ABC):
             created_at=fetched.created_at,
             intercom_secret_id=fetched.intercom_secret_id,
             metadata=dict(fetched.metadata),
-            had_whitespace=stripped != text,
+            had_whitespace=stripped_from > 0,
         )
 
 
@@ -497,20 +496,65 @@ class WritableProvider(Provider):
             raise self._as_store_error(err, ref, None) from err
 
 
-def _json_field(raw: str | bytes, key: str, invalid: Any) -> str | bytes:
+def _secret_value(
+    raw: str | bytes, key: str | None, invalid: Callable[[str], InvalidSecretError]
+) -> tuple[SecretValue, int]:
+    """The checked secret (``raw``, or its ``key`` when given) as a SecretValue, and the length
+    of the text it was stripped from (0 when nothing was stripped).
+
+    The plain text lives only in this frame: it is deleted before an error leaves, so a
+    traceback that captures locals finds no secret.
+    """
+    if key is not None:
+        try:
+            raw = _json_field(raw, key, invalid)
+        except InvalidSecretError:
+            del raw
+            raise
+    text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+    del raw
+    stripped = text.strip()
+    stripped_from = len(text) if stripped != text else 0
+    del text
+    if not stripped:
+        raise invalid("the secret is empty")
+    try:
+        encoded: bytes | None = stripped.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        encoded = None  # a lone surrogate, e.g. from a JSON "\ud800" escape: not chained
+    del stripped
+    if encoded is None:
+        raise invalid("the secret is not valid Unicode text (a lone surrogate?)")
+    return SecretValue(encoded), stripped_from
+
+
+def _json_field(
+    raw: str | bytes, key: str, invalid: Callable[[str], InvalidSecretError]
+) -> str | bytes:
+    """The string at ``key`` in the JSON object ``raw``; InvalidSecretError otherwise.
+
+    The error is raised once the document is dropped and outside any ``except`` block: a
+    JSONDecodeError keeps the whole document in ``.doc``, so it must not be chained.
+    """
+    problem = f"the reference asks for key '{key}' but the secret is not a JSON object"
     try:
         document = json.loads(raw)
-    except ValueError:
-        raise invalid(
-            f"the reference asks for key '{key}' but the secret is not a JSON object"
-        ) from None
-    if not isinstance(document, dict) or key not in document:
-        keys = ", ".join(sorted(document)) if isinstance(document, dict) else "none"
-        raise invalid(f"the JSON secret has no key '{key}' (keys: {keys})")
-    value = document[key]
-    if not isinstance(value, str):
-        raise invalid(f"key '{key}' of the JSON secret is not a string")
-    return value
+    except (ValueError, RecursionError) as err:
+        document = None
+        if isinstance(err, RecursionError):
+            problem = f"the reference asks for key '{key}' but the JSON secret is nested too deeply"
+    del raw
+    if isinstance(document, dict):
+        value = document.get(key)
+        if isinstance(value, str):
+            return value
+        if key not in document:
+            problem = f"the JSON secret has no key '{key}' (keys: {', '.join(sorted(document))})"
+        else:
+            problem = f"key '{key}' of the JSON secret is not a string"
+        value = None
+    del document
+    raise invalid(problem)
 
 
 def _closest(name: str, valid: Sequence[str]) -> list[str]:
