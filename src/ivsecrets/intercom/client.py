@@ -7,19 +7,26 @@ secret, returned once, wrapped in a :class:`~ivsecrets.secret.SecretValue` at on
 Only the standard library is used (``http.client``), so the rotation works whatever extras are
 installed: ``requests`` comes with the ``gcp`` and ``vault`` extras but not with ``aws``.
 
+Bounds: ``timeout`` is the deadline of one call, retries, waits and slow answers included; a body
+over ``max_response_bytes`` (1 MiB) is not read and raises :class:`IntercomAPIError`. The base URL
+must be one of Intercom's API hosts over https (or loopback, for tests) unless the caller passes
+``allow_custom_host=True``, as the workspace setting ``allow_custom_intercom_host`` does.
+
 Retries: 429 (waiting ``Retry-After`` or ``X-RateLimit-Reset`` when sent), 5xx and connection
 failures are retried with jittered exponential backoff, a bounded number of times. ``create`` is the
 exception: Intercom's POST is not idempotent, so once a request may have reached Intercom (5xx, or
 the connection failed after sending) it raises :class:`IntercomAmbiguousCreateError` instead of
 retrying, and :meth:`IntercomClient.reconcile_create` finds what it may have created.
 
-No token or secret ever appears in a message, a repr or a log record.
+No token or secret ever appears in a message, a repr or a log record, nor in a traceback's locals
+or chained exceptions: the token travels as :class:`~ivsecrets.intercom.transport.RequestHeaders`.
 """
 
 from __future__ import annotations
 
 import builtins
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -29,8 +36,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from time import monotonic
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
 from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
@@ -50,7 +58,10 @@ from ivsecrets.intercom.records import (
     secrets_for_platform,
 )
 from ivsecrets.intercom.transport import (
+    MAX_RESPONSE_BYTES,
     HTTPResponse,
+    RequestHeaders,
+    ResponseTooLargeError,
     Transport,
     TransportError,
     http_client_transport,
@@ -68,6 +79,7 @@ REGION_BASE_URLS: Mapping[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
+_INTERCOM_HOSTS = frozenset(url.removeprefix("https://") for url in REGION_BASE_URLS.values())
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 # How far before the request Intercom's clock may put a secret we created (clock skew).
 _RECONCILE_SKEW = timedelta(minutes=5)
@@ -107,27 +119,30 @@ class IntercomClient:
         *,
         base_url: str = REGION_BASE_URLS["us"],
         workspace: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         api_version: str = API_VERSION,
+        allow_custom_host: bool = False,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        if isinstance(token, SecretValue):
-            token = token.reveal().decode()
-        token = token.strip()
-        if not token or any(c in token for c in "\r\n"):
-            raise ConfigError(
-                "the Intercom API token is empty or spans lines"
-                + (f" (workspace '{workspace}')" if workspace else "")
-            )
-        self._token = SecretValue(token)
-        self.base_url = _check_base_url(base_url, workspace)
         self.workspace = workspace
+        self.base_url = "(unchecked)"  # the repr works even while a check below fails
+        try:
+            self._token = _checked_token(token, workspace)
+        finally:
+            del token  # from here on only the SecretValue holds it, whether or not it passed
+        self.base_url = _check_base_url(base_url, workspace, allow_custom_host)
+        if not timeout > 0:
+            raise ConfigError("the Intercom client's timeout must be a positive number of seconds")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.api_version = api_version
-        self._transport: Transport = transport or http_client_transport
+        self.max_response_bytes = max_response_bytes
+        self._transport: Transport = transport or functools.partial(
+            http_client_transport, max_body=max_response_bytes
+        )
         self._sleep = sleep
 
     @classmethod
@@ -139,15 +154,16 @@ class IntercomClient:
     ) -> IntercomClient:
         """A client for ``workspace``: its region (or ``intercom_base_url``) and the token in the
         environment variable ``intercom_token_env`` names. ConfigError names that variable if unset.
-        ``options`` go to the constructor (``timeout``, ``retry``, ``transport``, ``sleep``).
+        ``options`` go to the constructor (``timeout``, ``retry``, ``transport``, ``sleep``). A base
+        URL off Intercom's hosts needs ``allow_custom_intercom_host = true`` in the workspace.
         """
-        environ = os.environ if environ is None else environ
         variable = workspace.intercom_token_env or (
             f"IVSECRETS_INTERCOM_TOKEN_{workspace.name.upper().replace('-', '_')}"
         )
         key = f"workspace.{workspace.name}"
-        token = environ.get(variable, "").strip()
-        if not token:
+        # Never a local bound to os.environ: its repr, in a traceback's locals, shows every secret.
+        token = _token_from(os.environ if environ is None else environ, variable)
+        if token is None:
             raise ConfigError(
                 f"the Intercom API token for workspace '{workspace.name}' is not set: "
                 f"environment variable {variable} is unset or empty",
@@ -161,6 +177,9 @@ class IntercomClient:
                 key=f"{key}.intercom_region",
                 fix="one of: " + ", ".join(REGION_BASE_URLS),
             )
+        options.setdefault(
+            "allow_custom_host", getattr(workspace, "allow_custom_intercom_host", False)
+        )
         return cls(token, base_url=base_url, workspace=workspace.name, **options)
 
     def __repr__(self) -> str:
@@ -224,21 +243,14 @@ class IntercomClient:
             raise ambiguous(response.status, f"failed with HTTP {response.status}{detail}")
         if response.status not in (200, 201):
             raise self._error("create", response)
-        data: Any = None
-        try:
-            data = json.loads(response.body)
-            value = data.pop("secret")
-            if not isinstance(value, str) or not value:
-                raise ValueError("no secret")
-        except (ValueError, TypeError, KeyError, AttributeError):
+        secret, data = _created_secret(response.body)
+        if secret is None:
             secret_id = data.get("id") if isinstance(data, dict) else None
             raise ambiguous(
                 response.status,
                 "succeeded but its answer holds no readable secret",
                 secret_id if isinstance(secret_id, str) else None,
-            ) from None
-        # The key is the base64url text itself, as Intercom's samples use it: never decoded.
-        secret = SecretValue(value)
+            )
         metadata = self._parse("create", data, response.status)
         log.info(
             "created Intercom secret %s for %s (workspace %s, %s)",
@@ -298,37 +310,59 @@ class IntercomClient:
     ) -> tuple[HTTPResponse, bool]:
         """Send with retries; returns the final response and whether an earlier attempt may have
         reached Intercom. For create, a possibly-delivered attempt is returned, never retried."""
-        headers = {
-            "Authorization": "Bearer " + self._token.reveal().decode(),
+        plain = {
             "Accept": "application/json",
             "Intercom-Version": self.api_version,
             "User-Agent": "ivsecrets",
         }
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            plain["Content-Type"] = "application/json"
+        headers = RequestHeaders(plain, self._token)
         url = self.base_url + path
+        deadline = monotonic() + self.timeout
         maybe_applied = False
         attempt = 0
         while True:
             attempt += 1
             last = attempt >= self.retry.attempts
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                raise self._late(op, attempt - 1)
             try:
-                response = self._transport(method, url, headers, body, self.timeout)
+                response = self._transport(method, url, headers, body, remaining)
+            except ResponseTooLargeError as err:
+                raise IntercomAPIError(
+                    f"Intercom API: {op} answered with a body over the size limit ({err})",
+                    status=err.status,
+                    workspace=self.workspace,
+                ) from err
             except TransportError as err:
                 if create and err.sent:
                     raise  # create() reports it as ambiguous
+                if monotonic() >= deadline:
+                    raise self._late(op, attempt) from err
                 if last:
                     raise IntercomUnavailableError(
                         f"Intercom API: {op} failed after {attempt} attempts: {err}",
                         workspace=self.workspace,
                     ) from err
                 maybe_applied = maybe_applied or err.sent
-                self._pause(op, attempt, self.retry.backoff(attempt), str(err))
+                self._pause(op, attempt, self.retry.backoff(attempt), str(err), deadline)
                 continue
+            if len(response.body) > self.max_response_bytes:  # an injected transport's answer
+                raise IntercomAPIError(
+                    f"Intercom API: {op} answered with a body over the "
+                    f"{self.max_response_bytes}-byte limit",
+                    status=response.status,
+                    workspace=self.workspace,
+                )
             log.debug("Intercom %s: HTTP %d (attempt %d)", op, response.status, attempt)
             if response.status == 429:
                 wait = _retry_after(response.headers)
-                if last or (wait is not None and wait > self.retry.max_retry_after):
+                too_long = wait is not None and (
+                    wait > self.retry.max_retry_after or wait >= deadline - monotonic()
+                )
+                if last or too_long:
                     raise IntercomRateLimitedError(
                         f"Intercom API: {op} rate limited (HTTP 429) after {attempt} attempts"
                         + (f"; retry after {wait:.0f}s" if wait is not None else ""),
@@ -336,7 +370,7 @@ class IntercomClient:
                         retry_after=wait,
                     )
                 delay = wait if wait is not None else self.retry.backoff(attempt)
-                self._pause(op, attempt, delay, "HTTP 429")
+                self._pause(op, attempt, delay, "HTTP 429", deadline)
                 continue
             if response.status >= 500 and not create:
                 if last:
@@ -347,11 +381,22 @@ class IntercomClient:
                         workspace=self.workspace,
                     )
                 maybe_applied = True
-                self._pause(op, attempt, self.retry.backoff(attempt), f"HTTP {response.status}")
+                self._pause(
+                    op, attempt, self.retry.backoff(attempt), f"HTTP {response.status}", deadline
+                )
                 continue
             return response, maybe_applied
 
-    def _pause(self, op: str, attempt: int, delay: float, why: str) -> None:
+    def _late(self, op: str, attempts: int) -> IntercomUnavailableError:
+        return IntercomUnavailableError(
+            f"Intercom API: {op} did not complete within the {self.timeout:g} s timeout "
+            f"({attempts} attempt{'s' if attempts != 1 else ''})",
+            workspace=self.workspace,
+        )
+
+    def _pause(self, op: str, attempt: int, delay: float, why: str, deadline: float) -> None:
+        if delay >= deadline - monotonic():
+            raise self._late(op, attempt)
         log.warning(
             "Intercom %s attempt %d failed (%s); retrying in %.2fs (workspace %s)",
             op,
@@ -384,8 +429,9 @@ class IntercomClient:
                 text += f"; request_id {data['request_id']}"
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return ""
-        token = self._token.reveal().decode()
-        text = text.replace(token, "<token>")
+        text = text.replace(
+            self._token.reveal().decode("latin-1").removeprefix("Bearer "), "<token>"
+        )
         return f" ({''.join(c for c in text[:300] if c.isprintable())})"
 
     def _json(self, op: str, response: HTTPResponse) -> dict[str, Any]:
@@ -434,15 +480,93 @@ def _platforms(value: Iterable[Platform | str] | Platform | str) -> tuple[Platfo
     return tuple(dict.fromkeys(Platform.parse(p) for p in items))
 
 
-def _check_base_url(base_url: str, workspace: str | None) -> str:
-    parts = urlsplit(base_url)
-    local = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
-    if not parts.hostname or (parts.scheme != "https" and not local) or parts.query:
+def _checked_token(token: str | SecretValue, workspace: str | None) -> SecretValue:
+    """The token as a SecretValue: stripped, one line of visible ASCII (what an HTTP header can
+    carry). The ConfigError never shows it."""
+    text = token.reveal().decode("utf-8", "replace") if isinstance(token, SecretValue) else token
+    del token
+    text = text.strip()
+    problem = None
+    if not text:
+        problem = "is empty"
+    elif any(c in text for c in "\r\n"):
+        problem = "spans lines"
+    elif not all("!" <= c <= "~" for c in text):
+        problem = "holds characters an HTTP header cannot carry (only visible ASCII)"
+    if problem is not None:
+        del text
         raise ConfigError(
-            f"not a usable Intercom API base URL: {base_url!r}",
-            key=f"workspace.{workspace}.intercom_base_url" if workspace else None,
+            f"the Intercom API token {problem}"
+            + (f" (workspace '{workspace}')" if workspace else "")
+        )
+    return SecretValue("Bearer " + text)
+
+
+def _token_from(environ: Mapping[str, str], variable: str) -> SecretValue | None:
+    text = environ.get(variable, "").strip()
+    return SecretValue(text) if text else None
+
+
+def _created_secret(body: bytes) -> tuple[SecretValue | None, object]:
+    """The secret in a create's answer (wrapped at once) and the rest of the answer. Parse errors
+    are not chained: a JSONDecodeError keeps the whole body, the secret in it, in ``.doc``."""
+    data: Any = None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    value = data.pop("secret", None) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        return None, data
+    secret = SecretValue(value)
+    del value
+    return secret, data
+
+
+def _shown_url(parts: SplitResult) -> str:
+    """A URL for messages: any user name or password replaced by ``***``."""
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=("***@" if "@" in parts.netloc else "") + netloc))
+
+
+def _check_base_url(base_url: str, workspace: str | None, allow_custom_host: bool = False) -> str:
+    key = f"workspace.{workspace}.intercom_base_url" if workspace else None
+    parts = urlsplit(base_url)
+    shown = _shown_url(parts)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(
+            f"the Intercom API base URL {shown!r} has an invalid port", key=key
+        ) from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"the Intercom API base URL {shown!r} carries a user name or password, which is "
+            "never sent (the token goes in the Authorization header)",
+            key=key,
+            fix="remove the 'user:password@' part",
+        )
+    host = parts.hostname
+    local = host in _LOOPBACK_HOSTS
+    if (
+        not host
+        or (parts.scheme != "https" and not (local and parts.scheme == "http"))
+        or (parts.query or parts.fragment)
+    ):
+        raise ConfigError(
+            f"not a usable Intercom API base URL: {shown!r}",
+            key=key,
             fix="use https://... (plain http only to localhost), or leave it unset to use the "
             "region's URL",
+        )
+    if host not in _INTERCOM_HOSTS and not local and not allow_custom_host:
+        raise ConfigError(
+            f"the Intercom API base URL {shown!r} is not one of Intercom's API hosts "
+            f"({', '.join(sorted(_INTERCOM_HOSTS))}), and the workspace's API token would be "
+            "sent there",
+            key=key,
+            fix="use intercom_region instead, or, for a proxy you run, set "
+            "allow_custom_intercom_host = true in the workspace",
         )
     return base_url.rstrip("/")
 
