@@ -280,7 +280,12 @@ class LambdaRotation:
         base_url = settings.intercom_base_url or REGION_BASE_URLS.get(settings.intercom_region)
         if base_url is None:
             raise ConfigError(f"unknown Intercom region {settings.intercom_region!r}")
-        return IntercomClient(self._token(arn, workspace), base_url=base_url, workspace=workspace)
+        return IntercomClient(
+            self._token(arn, workspace),
+            base_url=base_url,
+            workspace=workspace,
+            allow_custom_host=settings.allow_custom_intercom_host,
+        )
 
     def _token(self, arn: str, workspace: str) -> SecretValue:
         """The Intercom API token in the secret ``arn``: the whole value, or a JSON object's

@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 import pytest
 
@@ -188,13 +187,6 @@ def test_a_body_without_length_is_read_up_to_the_limit_only(
 # --- item 19: only Intercom's hosts get the token -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class AllowingWorkspace(WorkspaceConfig):
-    """A workspace with the setting config adds (kept here so this test runs before and after)."""
-
-    allow_custom_intercom_host: bool = True
-
-
 @pytest.mark.parametrize(
     "url",
     [
@@ -231,8 +223,12 @@ def test_other_hosts_need_the_explicit_setting(url: str) -> None:
     assert caught.value.key == "workspace.prod.intercom_base_url"
 
     assert IntercomClient("tok", base_url=url, allow_custom_host=True).base_url == url
-    allowing = AllowingWorkspace(
-        "prod", (Platform.web,), intercom_token_env="T", intercom_base_url=url
+    allowing = WorkspaceConfig(
+        "prod",
+        (Platform.web,),
+        intercom_token_env="T",
+        intercom_base_url=url,
+        allow_custom_intercom_host=True,
     )
     assert IntercomClient.from_workspace(allowing, {"T": "tok"}).base_url == url
     with pytest.raises(ConfigError, match="base URL"):  # still https only

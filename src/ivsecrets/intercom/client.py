@@ -40,7 +40,7 @@ from time import monotonic
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
-from ivsecrets.config import WorkspaceConfig
+from ivsecrets.config import INTERCOM_API_HOSTS, LOOPBACK_HOSTS, WorkspaceConfig
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
 from ivsecrets.intercom.errors import (
@@ -79,8 +79,6 @@ REGION_BASE_URLS: Mapping[str, str] = {
     "eu": "https://api.eu.intercom.io",
     "au": "https://api.au.intercom.io",
 }
-_INTERCOM_HOSTS = frozenset(url.removeprefix("https://") for url in REGION_BASE_URLS.values())
-_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 # How far before the request Intercom's clock may put a secret we created (clock skew).
 _RECONCILE_SKEW = timedelta(minutes=5)
 
@@ -177,9 +175,7 @@ class IntercomClient:
                 key=f"{key}.intercom_region",
                 fix="one of: " + ", ".join(REGION_BASE_URLS),
             )
-        options.setdefault(
-            "allow_custom_host", getattr(workspace, "allow_custom_intercom_host", False)
-        )
+        options.setdefault("allow_custom_host", workspace.allow_custom_intercom_host)
         return cls(token, base_url=base_url, workspace=workspace.name, **options)
 
     def __repr__(self) -> str:
@@ -547,7 +543,7 @@ def _check_base_url(base_url: str, workspace: str | None, allow_custom_host: boo
             fix="remove the 'user:password@' part",
         )
     host = parts.hostname
-    local = host in _LOOPBACK_HOSTS
+    local = host in LOOPBACK_HOSTS
     if (
         not host
         or (parts.scheme != "https" and not (local and parts.scheme == "http"))
@@ -559,10 +555,10 @@ def _check_base_url(base_url: str, workspace: str | None, allow_custom_host: boo
             fix="use https://... (plain http only to localhost), or leave it unset to use the "
             "region's URL",
         )
-    if host not in _INTERCOM_HOSTS and not local and not allow_custom_host:
+    if host not in INTERCOM_API_HOSTS and not local and not allow_custom_host:
         raise ConfigError(
             f"the Intercom API base URL {shown!r} is not one of Intercom's API hosts "
-            f"({', '.join(sorted(_INTERCOM_HOSTS))}), and the workspace's API token would be "
+            f"({', '.join(sorted(INTERCOM_API_HOSTS))}), and the workspace's API token would be "
             "sent there",
             key=key,
             fix="use intercom_region instead, or, for a proxy you run, set "
