@@ -60,6 +60,8 @@ def main() -> int:
         ).user_hash(user_id=USER_ID),
         "hasher.user_hash(user_id=...) (hasher kept)": lambda: hasher.user_hash(user_id=USER_ID),
         'get_hasher("ios","prod") alone (warm)': lambda: get_hasher("ios", "prod"),
+        # Only canonical spellings are cached (issue 10): others are canonicalised per call.
+        'get_hasher("IOS","Prod") alone (info)': lambda: get_hasher("IOS", "Prod"),
     }
     results = {name: best_ns(fn) for name, fn in cases.items()}
     ours = results['get_hasher("ios","prod").user_hash(user_id=...)']

@@ -100,14 +100,14 @@ class Secrets:
             return self._hashers[platform, workspace]
         except KeyError:
             pass
+        hasher = self._hashers.get(_folded(platform, workspace))
+        if hasher is not None:
+            return hasher
         ec = self.config.environment(platform, workspace)
-        key = _canonical(ec.environment)
-        hasher = self._hashers.get(key)
-        if hasher is None:
-            hasher = self._hashers.setdefault(
-                key, Hasher(self.caches[ec.store].slots[ec.environment])
-            )
-        return hasher
+        # setdefault: two threads building the same hasher end up sharing the first one.
+        return self._hashers.setdefault(
+            _canonical(ec.environment), Hasher(self.caches[ec.store].slots[ec.environment])
+        )
 
     def provider(self, environment: Environment) -> Provider:
         """The provider that holds ``environment``'s secret."""
@@ -193,6 +193,12 @@ def _plugin_of(store: StoreConfig) -> type[Provider]:
     )
 
 
+def _folded(platform: str | Platform, workspace: str) -> tuple[str, str]:
+    """Another spelling ("IOS", " prod") folded as ``Environment.of`` folds it, without building
+    one (a tenth of the cost): looked up on every call, never stored."""
+    return str(platform).strip().lower(), str(workspace).strip().lower()
+
+
 def _canonical(environment: Environment) -> tuple[str, str]:
     # Platform is a str enum whose hash and equality are its value's, so a caller passing
     # Platform.ios or "ios" hits the same key.
@@ -218,7 +224,9 @@ def get_hasher(platform: str | Platform, workspace: str) -> Hasher:
     try:
         return _HASHERS[platform, workspace]
     except KeyError:
-        return _default_hasher(platform, workspace)
+        pass
+    hasher = _HASHERS.get(_folded(platform, workspace))
+    return hasher if hasher is not None else _default_hasher(platform, workspace)
 
 
 def _default_hasher(platform: str | Platform, workspace: str) -> Hasher:
