@@ -246,12 +246,6 @@ def test_vault_store_errors(vault_provider: Provider, vault_seed: Callable[..., 
         assert_nothing_exposed(raised(call))
 
 
-@pytest.mark.xfail(
-    reason="plugins/vault: _fetch (and _field) keep the KV version read, with every field's "
-    "value, in their locals when the field or the previous version is missing; not this "
-    "branch's file (issue 10, item 18)",
-    strict=False,
-)
 @pytest.mark.parametrize("case", ["missing-field", "no-previous-version"])
 def test_vault_errors_keep_no_kv_data(
     vault_provider: Provider, vault_seed: Callable[..., str], case: str

@@ -21,6 +21,7 @@ outside ivsecrets, such as ``vault kv put``), previous is the version before the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -58,9 +59,9 @@ class _Version:
     """One KV v2 version as read: its number, data and the path's custom_metadata."""
 
     number: int
-    data: dict[str, Any]
     meta: dict[str, str]
     created_at: datetime | None
+    data: dict[str, Any] = dataclasses.field(repr=False)  # the secret values: never in a repr
 
 
 class VaultProvider(WritableProvider):
@@ -207,9 +208,9 @@ class VaultProvider(WritableProvider):
         meta = got["data"]["metadata"]
         return _Version(
             int(meta["version"]),
-            got["data"]["data"] or {},
             meta.get("custom_metadata") or {},
             _time(meta.get("created_time")),
+            data=got["data"]["data"] or {},
         )
 
     def _maybe(self, path: str, number: int | None = None) -> _Version | None:
@@ -353,7 +354,7 @@ class VaultProvider(WritableProvider):
             if any("check-and-set" in e for e in err.errors or ()):
                 return None
             raise
-        return _Version(int(written["version"]), data, {}, _time(written.get("created_time")))
+        return _Version(int(written["version"]), {}, _time(written.get("created_time")), data=data)
 
     def _record(
         self,
@@ -385,13 +386,19 @@ class VaultProvider(WritableProvider):
             pass
 
 
-def _field(data: dict[str, Any], field: str) -> str:
-    if field not in data:
-        fields = ", ".join(sorted(k for k in data if k != _INTERCOM)) or "none"
-        raise InvalidSecretError(f"the KV secret has no field '{field}' (fields: {fields})")
-    if not isinstance(data[field], str):
-        raise InvalidSecretError(f"field '{field}' of the KV secret is not a string")
-    return str(data[field])
+def _field(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    fields = ", ".join(sorted(k for k in data if k != _INTERCOM)) or "none"
+    # Raise with neither the entry nor a wrong-typed value in this frame: error reporters that
+    # capture frame locals would otherwise receive every field of the KV secret.
+    del data
+    if isinstance(value, str):
+        return value
+    missing = value is None
+    del value
+    if missing:
+        raise InvalidSecretError(f"the KV secret has no field '{name}' (fields: {fields})")
+    raise InvalidSecretError(f"field '{name}' of the KV secret is not a string")
 
 
 def _key(kind: str, number: int | None) -> str:
