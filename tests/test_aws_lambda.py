@@ -407,3 +407,18 @@ def test_handler_with_a_config_file_and_the_token_in_a_secret(
         aws_lambda.log.setLevel(level)
     assert rig.stages()[token] == ["AWSCURRENT"] and rig.original_id not in rig.live()
     assert rig.intercom_api.counts["create"] == 2
+
+
+OTHER_TOKEN = "tok_other_workspace_Zq3k9Lw2Xr7Tn5Vb8Hc1"
+
+
+def test_a_missing_workspace_token_raises_with_no_token_in_any_frame(
+    aws_client: Any, aws_seed: Callable[..., str]
+) -> None:
+    """Error reporters that capture locals must not receive the other workspaces' tokens."""
+    from tests.test_no_leak_frames import captured
+
+    arn = aws_seed(json.dumps({"test": OTHER_TOKEN}))  # (a global: this frame is scanned too)
+    with pytest.raises(ConfigError) as info:
+        LambdaRotation(client=aws_client)._token(arn, "prod")
+    assert not any(OTHER_TOKEN[4:16] in text for text in captured(info.value))

@@ -292,12 +292,7 @@ class LambdaRotation:
         entry for ``workspace`` (one Lambda, several workspaces)."""
         token = self._value(arn, CURRENT)
         if token is not None and token.reveal().lstrip().startswith(b"{"):
-            try:
-                tokens = json.loads(token.reveal())
-            except ValueError:
-                tokens = None
-            entry = tokens.get(workspace) if isinstance(tokens, dict) else None
-            token = SecretValue(entry) if isinstance(entry, str) else None
+            token = _json_entry(token, workspace)
         if token is None or not token.reveal().strip():
             raise ConfigError(
                 f"the secret {TOKEN_SECRET_VAR} names holds no Intercom API token for "
@@ -339,6 +334,18 @@ def _delete_quietly(intercom: IntercomClient, secret_id: str, why: str) -> bool:
 
 
 _default: LambdaRotation | None = None
+
+
+def _json_entry(document: SecretValue, key: str) -> SecretValue | None:
+    """``document[key]`` of a JSON object secret, or None. Every workspace's token stays inside
+    this frame, which has returned before the caller raises, and no decode error is chained."""
+    try:
+        tokens = json.loads(document.reveal())
+    except ValueError:
+        return None
+    entry = tokens.get(key) if isinstance(tokens, dict) else None
+    del tokens
+    return SecretValue(entry) if isinstance(entry, str) else None
 
 
 def handler(event: Mapping[str, Any], context: object) -> None:
