@@ -63,8 +63,10 @@ def _table(members: bytes, mark: int = _MARK) -> bytes:
 
 _ALNUM = (string.ascii_letters + string.digits).encode()
 _URL = _table(_ALNUM + b"_-")
-_STD = _table(_ALNUM + b"+/=")
-_PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>"))
+_STD = _table(_ALNUM + b"+/")
+# Printable secret characters: what a generated secret may contain, not the brackets,
+# separators and quotes that surround values in code (so `f(a,b)` is not one long token).
+_PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,"))
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _DIGITS = string.digits.encode()
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
@@ -152,19 +154,31 @@ def _find_all(data: bytes, needle: bytes, limit: int = MAX_OFFSETS) -> list[int]
     return found
 
 
-def _runs(data: bytes, table: bytes) -> list[bytes]:
-    """Every maximal run of at least MIN_LENGTH bytes that ``table`` marks (any length)."""
-    marks = data.translate(table)
+def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
+    """(start, end) of every maximal run of at least MIN_LENGTH marks, in order."""
     find = marks.find
-    runs = []
+    spans = []
     position = find(_NEEDLE)
     while position >= 0:
         end = find(b" ", position + MIN_LENGTH)
         if end < 0:
             end = len(marks)
-        runs.append(data[position:end])
+        spans.append((position, end))
         position = find(_NEEDLE, end)
-    return runs
+    return spans
+
+
+def _masked(marks: bytes, blobs: Sequence[tuple[int, int]]) -> bytes | bytearray:
+    if not blobs:
+        return marks
+    masked = bytearray(marks)
+    for start, end in blobs:
+        masked[start:end] = b" " * (end - start)
+    return masked
+
+
+def _blobs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    return [(start, end) for start, end in spans if end - start > MAX_LENGTH]
 
 
 def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
@@ -220,20 +234,37 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
-        url = set(_runs(data, _URL))
-        std = set(_runs(data, _STD))
+        # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
+        # decoded below, and the shorter runs of the other alphabet inside it (base64url pieces
+        # between the '+' and '/' of base64) are not candidates: they are random, and numerous.
+        url_marks = data.translate(_URL)
+        url_spans = _spans(url_marks)
+        std_spans = _spans(_masked(data.translate(_STD), _blobs(url_spans)))
+        std_blobs = _blobs(std_spans)
+        if std_blobs:
+            url_spans = _spans(_masked(url_marks, std_blobs))
+        url = {data[start:end] for start, end in url_spans}
+        std = {data[start:end] for start, end in std_spans}
         alphabet = url | std
-        candidates = {t for t in _runs(data, _PRINTABLE) if len(t) <= MAX_LENGTH}
+        printable = _spans(data.translate(_PRINTABLE))
+        candidates = {data[a:b] for a, b in printable if b - a <= MAX_LENGTH}
         candidates.update(t for t in alphabet if len(t) <= MAX_LENGTH)
-        candidates.update(
-            t.rstrip(b"=") for t in std if t.endswith(b"=") and len(t) <= MAX_LENGTH + 2
-        )
+        for start, end in std_spans:  # base64 padding belongs to the value
+            if data[end : end + 1] == b"=" and end - start <= MAX_LENGTH:
+                candidates.add(data[start : end + 1])
+                if data[end + 1 : end + 2] == b"=":
+                    candidates.add(data[start : end + 2])
         for length in self.window_lengths:
             for token in alphabet:
                 size = len(token)
-                if length < size <= MAX_LENGTH:
+                # A window of a token without a digit, or of hex, would be a secret without a
+                # digit or a hex one: for 43 random base64url characters, under 0.1 % of them.
+                if (
+                    length < size <= MAX_LENGTH
+                    and token.translate(None, _DIGITS) != token
+                    and token.translate(None, _HEX_DIGITS)
+                ):
                     candidates.update(token[i : i + length] for i in range(size - length + 1))
-        candidates.discard(b"")
         self._match(view, candidates, hits)
         if self.heuristic:
             self._suspects(view, url, hits)
