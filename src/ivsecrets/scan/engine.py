@@ -234,26 +234,30 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
+        # Every run of the two base64 alphabets lies inside a run of printable secret characters,
+        # so one pass over the data finds the printable runs, and the alphabets are looked for
+        # only in the distinct printable runs, joined: in source code a fraction of the bytes.
+        printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
+        joined = b" ".join(printable)
         # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
         # decoded below, and the shorter runs of the other alphabet inside it (base64url pieces
         # between the '+' and '/' of base64) are not candidates: they are random, and numerous.
-        url_marks = data.translate(_URL)
+        url_marks = joined.translate(_URL)
         url_spans = _spans(url_marks)
-        std_spans = _spans(_masked(data.translate(_STD), _blobs(url_spans)))
+        std_spans = _spans(_masked(joined.translate(_STD), _blobs(url_spans)))
         std_blobs = _blobs(std_spans)
         if std_blobs:
             url_spans = _spans(_masked(url_marks, std_blobs))
-        url = {data[start:end] for start, end in url_spans}
-        std = {data[start:end] for start, end in std_spans}
+        url = {joined[start:end] for start, end in url_spans}
+        std = {joined[start:end] for start, end in std_spans}
         alphabet = url | std
-        printable = _spans(data.translate(_PRINTABLE))
-        candidates = {data[a:b] for a, b in printable if b - a <= MAX_LENGTH}
+        candidates = {t for t in printable if len(t) <= MAX_LENGTH}
         candidates.update(t for t in alphabet if len(t) <= MAX_LENGTH)
         for start, end in std_spans:  # base64 padding belongs to the value
-            if data[end : end + 1] == b"=" and end - start <= MAX_LENGTH:
-                candidates.add(data[start : end + 1])
-                if data[end + 1 : end + 2] == b"=":
-                    candidates.add(data[start : end + 2])
+            if joined[end : end + 1] == b"=" and end - start <= MAX_LENGTH:
+                candidates.add(joined[start : end + 1])
+                if joined[end + 1 : end + 2] == b"=":
+                    candidates.add(joined[start : end + 2])
         for length in self.window_lengths:
             for token in alphabet:
                 size = len(token)
@@ -278,17 +282,18 @@ class Matcher:
 
     def _match(self, view: _View, candidates: set[bytes], hits: list[Hit]) -> None:
         if self.known:
-            new = list(candidates - self._misses)
-            new = [c for c in new if c not in self._hits]
+            new = list(candidates.difference(self._misses, self._hits))
             self.candidates += len(new)
             if len(self._misses) + len(new) > self.remember:
                 self._misses.clear()
-            for candidate, digest in zip(new, fingerprint_digests(new), strict=True):
-                entries = self.known.lookup(digest)
-                if entries:
-                    self._hits[candidate] = ("ivfp1:" + digest.hex(), entries)
-                else:
-                    self._misses.add(candidate)
+            digests = fingerprint_digests(new)
+            if self.known.any_of(digests):
+                for candidate, digest in zip(new, digests, strict=True):
+                    entries = self.known.lookup(digest)
+                    if entries:
+                        self._hits[candidate] = ("ivfp1:" + digest.hex(), entries)
+            self._misses.update(new)
+            self._misses.difference_update(self._hits)
         if not self._hits:
             return
         for candidate in candidates.intersection(self._hits):
@@ -327,7 +332,9 @@ class Matcher:
         hex_chunks, base64_chunks = [], []
         for token in tokens:
             body = token.rstrip(b"=")
-            if len(body) < 22:
+            # Encoded data of 16 bytes or more has a digit in all but a few in 10,000 cases;
+            # identifiers (the most common long tokens) have none, and are not decoded.
+            if len(body) < 22 or body.translate(None, _DIGITS) == body:
                 continue
             if len(body) >= 2 * MIN_LENGTH and not body.translate(None, _HEX_DIGITS):
                 if len(body) % 2 == 0:

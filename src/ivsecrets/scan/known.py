@@ -7,9 +7,10 @@ keyed with the candidate, :func:`ivsecrets.secret.fingerprint`) and looks the re
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 
 from ivsecrets.config import Config
 from ivsecrets.environments import Environment
@@ -21,7 +22,12 @@ __all__ = ["KnownSecret", "KnownSecrets", "fingerprint_digests"]
 
 #: The stages a scan names; "retired" is a version the store keeps but no longer serves.
 VERSIONS = ("current", "previous", "pending", "retired")
-_PREFIX_BYTES = 8  # a fingerprint shows the first 64 bits of the HMAC
+_PREFIX = slice(0, 8)  # a fingerprint shows the first 64 bits of the HMAC
+_hmac_digest: Callable[..., bytes]
+try:  # the one-shot OpenSSL HMAC that hmac.digest wraps, without the wrapper's call
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    _hmac_digest = hmac.digest
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,18 @@ class KnownSecret:
     source: str = "config"
 
 
-def fingerprint_digests(candidates: Iterable[bytes]) -> Iterator[bytes]:
+def fingerprint_digests(candidates: Iterable[bytes]) -> list[bytes]:
     """The raw 64-bit fingerprint of each candidate (what ``fingerprint()`` prints as hex).
 
-    One HMAC per candidate through the one-shot C implementation, without the hex formatting:
-    about three times cheaper than calling ``fingerprint()`` in a loop.
+    One HMAC per candidate through the one-shot C implementation, mapped in C, without the hex
+    formatting: about three times cheaper than calling ``fingerprint()`` in a loop.
 
     >>> from ivsecrets.secret import fingerprint
-    >>> next(fingerprint_digests([b"secret"])).hex() == fingerprint(b"secret")[6:]
+    >>> fingerprint_digests([b"secret"])[0].hex() == fingerprint(b"secret")[6:]
     True
     """
-    for digest in map(hmac.digest, candidates, repeat(_FINGERPRINT_DOMAIN), repeat("sha256")):
-        yield digest[:_PREFIX_BYTES]
+    digests = map(_hmac_digest, candidates, repeat(_FINGERPRINT_DOMAIN), repeat("sha256"))
+    return list(map(itemgetter(_PREFIX), digests))
 
 
 class KnownSecrets:
@@ -83,6 +89,10 @@ class KnownSecrets:
 
     def __contains__(self, digest: object) -> bool:
         return digest in self._by_digest
+
+    def any_of(self, digests: Iterable[bytes]) -> bool:
+        """True when one of ``digests`` is known (a set operation in C: a miss is cheap)."""
+        return not self._by_digest.keys().isdisjoint(digests)
 
     @classmethod
     def from_config(cls, config: Config) -> KnownSecrets:
