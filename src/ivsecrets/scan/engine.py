@@ -62,8 +62,13 @@ def _table(members: bytes, mark: int = _MARK) -> bytes:
 
 
 _ALNUM = (string.ascii_letters + string.digits).encode()
-_URL = _table(_ALNUM + b"_-")
-_STD = _table(_ALNUM + b"+/")
+_URL_CHARS = _ALNUM + b"_-"
+_STD_CHARS = _ALNUM + b"+/"
+_URL = _table(_URL_CHARS)
+_STD = _table(_STD_CHARS)
+_URL_SPLIT = bytes(c if c in _URL_CHARS else 0x20 for c in range(256))
+_STD_SPLIT = bytes(c if c in _STD_CHARS else 0x20 for c in range(256))
+_STD_PADDED_SPLIT = bytes(c if c in _STD_CHARS + b"=" else 0x20 for c in range(256))
 # Printable secret characters: what a generated secret may contain, not the brackets,
 # separators and quotes that surround values in code (so `f(a,b)` is not one long token).
 _PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,"))
@@ -181,6 +186,50 @@ def _blobs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(start, end) for start, end in spans if end - start > MAX_LENGTH]
 
 
+def _tokens(data: bytes) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes]]:
+    """The distinct runs of printable secret characters, of base64url, of base64 in ``data``.
+
+    And, fourth, base64 runs with their '=' padding. Every base64 or base64url run lies inside a
+    printable run, so one pass over the data finds the printable runs, and the alphabets are
+    split out of the distinct ones, joined, in C (translate, then split on spaces): no Python
+    work per piece but a length test.
+    """
+    printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
+    small = [token for token in printable if len(token) <= MAX_LENGTH]
+    joined = b" ".join(small)
+    url = {p for p in joined.translate(_URL_SPLIT).split() if len(p) >= MIN_LENGTH}
+    std = {p for p in joined.translate(_STD_SPLIT).split() if len(p) >= MIN_LENGTH}
+    padded: set[bytes] = set()
+    if b"=" in joined:
+        pieces = joined.translate(_STD_PADDED_SPLIT).split()
+        for piece in [p for p in pieces if p.endswith(b"=") and len(p) > MIN_LENGTH]:
+            # base64 padding belongs to the value; an '=' inside separates a name from a value
+            body = piece.rstrip(b"=")
+            value = body.rsplit(b"=", 1)[-1]
+            if len(value) >= MIN_LENGTH and len(piece) - len(body) <= 2:
+                padded.add(value + piece[len(body) :])
+    for token in printable:
+        if len(token) <= MAX_LENGTH:
+            continue
+        # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
+        # decoded, and the shorter runs of the other alphabet inside it (base64url pieces
+        # between the '+' and '/' of base64) are not candidates: random, and numerous.
+        if not token.translate(None, _URL_CHARS):
+            url.add(token)
+        elif not token.translate(None, _STD_CHARS):
+            std.add(token)
+        else:
+            url_marks = token.translate(_URL)
+            url_spans = _spans(url_marks)
+            std_spans = _spans(_masked(token.translate(_STD), _blobs(url_spans)))
+            std_blobs = _blobs(std_spans)
+            if std_blobs:
+                url_spans = _spans(_masked(url_marks, std_blobs))
+            url.update(token[a:b] for a, b in url_spans)
+            std.update(token[a:b] for a, b in std_spans)
+    return printable, url, std, padded
+
+
 def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
     """1-based line and column of ``offset``; ``width`` 2 counts UTF-16 characters.
 
@@ -234,30 +283,11 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
-        # Every run of the two base64 alphabets lies inside a run of printable secret characters,
-        # so one pass over the data finds the printable runs, and the alphabets are looked for
-        # only in the distinct printable runs, joined: in source code a fraction of the bytes.
-        printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
-        joined = b" ".join(printable)
-        # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
-        # decoded below, and the shorter runs of the other alphabet inside it (base64url pieces
-        # between the '+' and '/' of base64) are not candidates: they are random, and numerous.
-        url_marks = joined.translate(_URL)
-        url_spans = _spans(url_marks)
-        std_spans = _spans(_masked(joined.translate(_STD), _blobs(url_spans)))
-        std_blobs = _blobs(std_spans)
-        if std_blobs:
-            url_spans = _spans(_masked(url_marks, std_blobs))
-        url = {joined[start:end] for start, end in url_spans}
-        std = {joined[start:end] for start, end in std_spans}
+        printable, url, std, padded = _tokens(data)
         alphabet = url | std
         candidates = {t for t in printable if len(t) <= MAX_LENGTH}
         candidates.update(t for t in alphabet if len(t) <= MAX_LENGTH)
-        for start, end in std_spans:  # base64 padding belongs to the value
-            if joined[end : end + 1] == b"=" and end - start <= MAX_LENGTH:
-                candidates.add(joined[start : end + 1])
-                if joined[end + 1 : end + 2] == b"=":
-                    candidates.add(joined[start : end + 2])
+        candidates |= padded
         for length in self.window_lengths:
             for token in alphabet:
                 size = len(token)
