@@ -138,7 +138,8 @@ def test_nothing_to_look_for_is_a_usage_error(scan_cli: ScanCli) -> None:
 
 def test_heuristic_only_without_pins_warns_but_exits_0(scan_cli: ScanCli) -> None:
     (scan_cli.workdir / "app.js").write_text(
-        "Intercom('boot', {user_hash: h}); const IV = 'q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1c';\n"
+        "Intercom('boot', {user_hash: h});\n"
+        "const IV = 'q1W2e3R4t5Y6u7I8o9P0a1S2d3F4g5H6j7K8l9Z0x1c';\n"
     )
     result = scan_cli("scan", "--format", "json", "app.js")
     assert result.exit_code == 0

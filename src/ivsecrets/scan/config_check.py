@@ -21,10 +21,11 @@ def check_config(path: str | os.PathLike[str] | None = None) -> Config | None:
     fingerprint, or two environments pin the same fingerprint (they must not share a secret).
     """
     if path is not None and Path(path).name == "pyproject.toml":
-        text = Path(path).read_text(encoding="utf-8")
-        if "[tool.ivsecrets" not in text:
+        config = _pyproject(Path(path))
+        if config is None:
             return None
-    config = load_config(path)
+    else:
+        config = load_config(path)
     pinned: dict[str, str] = {}
     for env, ec in config.environments.items():
         if not ec.fingerprint:
@@ -39,3 +40,19 @@ def check_config(path: str | os.PathLike[str] | None = None) -> Config | None:
                 fix="pin the value 'ivsecrets fingerprint' prints for each environment",
             )
     return config
+
+
+def _pyproject(path: Path) -> Config | None:
+    """The ``[tool.ivsecrets]`` table of a pyproject.toml anywhere (load_config reads only ./)."""
+    # config.py builds a Config from a parsed table only privately; load_config(path) would take
+    # the whole pyproject.toml for an ivsecrets.toml.
+    from ivsecrets.config import _build, _read_toml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read configuration: {err.strerror}", file=str(path)) from None
+    tool = _read_toml(text, str(path)).get("tool", {})
+    if not isinstance(tool, dict) or "ivsecrets" not in tool:
+        return None
+    return _build(tool["ivsecrets"], f"{path} [tool.ivsecrets]", path)

@@ -14,7 +14,6 @@ __all__ = ["Finding", "ScanReport", "Skipped", "sarif"]
 
 KNOWN_RULE = "ivsecrets/known-secret"
 SUSPECT_RULE = "ivsecrets/suspected-secret"
-_INFORMATION_URI = "https://github.com/ivsecrets/ivsecrets/blob/main/docs/scan.md"
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,6 @@ def _rule(rule_id: str, name: str, text: str, level: str, severity: str) -> dict
         "fullDescription": {
             "text": text + ". Found by fingerprint: the value itself is never reported."
         },
-        "helpUri": _INFORMATION_URI,
         "help": {
             "text": "Remove the secret from the file and its history, then rotate it "
             "(ivsecrets rotate): a secret that was committed or shipped must be treated as public.",
@@ -246,7 +244,6 @@ def sarif(report: ScanReport, *, tool_version: str) -> dict[str, Any]:
                     "driver": {
                         "name": "ivsecrets",
                         "version": tool_version,
-                        "informationUri": _INFORMATION_URI,
                         "rules": rules,
                     }
                 },
