@@ -168,3 +168,20 @@ def test_clean_tree_and_no_values_in_the_report(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("print('hello world, nothing to see here')\n")
     report = Scanner(known_set(), limits=Limits()).scan([tmp_path])
     assert report.exit_code == 0 and not report.findings and report.files == 1
+
+
+def test_worker_processes_find_the_same_in_the_same_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivsecrets.scan import walk
+
+    monkeypatch.setattr(walk, "PARALLEL_AFTER", 0)
+    for i in range(12):
+        secret = (SECRET_A, SECRET_B, SECRET_C)[i % 3]
+        (tmp_path / f"f{i:02}.js").write_text(f"// {i}\n" * i + f'k="{secret}";\n')
+    (tmp_path / "app.apk").write_bytes(zip_bytes({"classes.dex": b"dex\n\x00" + C + b"\x00"}))
+    serial = scan([tmp_path], known_set())
+    parallel = scan([tmp_path], known_set(), jobs=2)
+    assert [f.where for f in parallel.findings] == [f.where for f in serial.findings]
+    assert parallel.findings == serial.findings and len(serial.findings) == 13
+    assert parallel.candidates >= serial.candidates > 0

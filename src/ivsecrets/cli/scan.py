@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,14 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     help="Also try every window of this length inside longer tokens (repeatable; default 43, "
     "the length of Intercom's secrets).",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default="0: one per core, up to 8",
+    help="Processes that search; they start only once 16 MiB have been read.",
+)
 @pass_state
 def scan(
     state: State,
@@ -108,6 +117,7 @@ def scan(
     max_file_size: int,
     max_total_size: int,
     window_lengths: tuple[int, ...],
+    jobs: int,
 ) -> None:
     """Find identity-verification secrets in files, directories and archives (exit 0/1/2/3).
 
@@ -137,6 +147,7 @@ def scan(
         limits=limits,
         heuristic=not no_heuristic,
         window_lengths=window_lengths or (43,),
+        jobs=jobs or min(8, os.cpu_count() or 1),
     )
     report = scanner.scan(paths)
     report.notes.extend(notes)

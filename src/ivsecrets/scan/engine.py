@@ -259,7 +259,7 @@ class Matcher:
         heuristic: bool = True,
         window_lengths: Iterable[int] = (INTERCOM_SECRET_LENGTH,),
         decode_depth: int = 3,
-        remember: int = 1_000_000,
+        remember: int = 500_000,
     ) -> None:
         self.known = known
         self.heuristic = heuristic

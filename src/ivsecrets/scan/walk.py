@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import gzip
 import io
+import multiprocessing
 import os
 import stat
 import tarfile
 import time
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Matcher, line_column
+from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Hit, Matcher, line_column
 from ivsecrets.scan.known import KnownSecrets
 from ivsecrets.scan.report import Finding, ScanReport, Skipped
 
 __all__ = ["Limits", "Scanner", "scan"]
 
 MiB = 1024 * 1024
+#: With ``jobs`` > 1, worker processes start once this much has been read: a pre-commit hook on a
+#: few files stays in one process.
+PARALLEL_AFTER = 16 * MiB
 #: Directories a walk never enters: version-control internals (compressed objects, not files).
 SKIP_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 _READ_ERRORS = (
@@ -76,17 +82,34 @@ class Scanner:
         limits: Limits | None = None,
         heuristic: bool = True,
         window_lengths: Iterable[int] = (INTERCOM_SECRET_LENGTH,),
+        jobs: int = 1,
     ) -> None:
+        """``jobs``: processes that search (the default, 1, searches in this one)."""
         self.limits = limits or Limits()
         self.matcher = Matcher(known, heuristic=heuristic, window_lengths=window_lengths)
         self.report = ScanReport(known=len(known))
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[tuple[Future[_Searched], str, str | None]] = deque()
+        self._worker_candidates = 0
 
     def scan(self, paths: Iterable[str | os.PathLike[str]]) -> ScanReport:
-        """Walk ``paths`` (files or directories) and return the report."""
+        """Walk ``paths`` (files or directories) and return the report.
+
+        With ``jobs`` > 1 the searching is done by that many worker processes while this one
+        walks, reads and decompresses; findings come out in the same order either way.
+        """
         started = time.perf_counter()
-        for path in paths:
-            self._path(Path(path), top=True)
-        self.report.candidates = self.matcher.candidates
+        try:
+            for path in paths:
+                self._path(Path(path), top=True)
+            while self._pending:
+                self._collect()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+        self.report.candidates = self.matcher.candidates + self._worker_candidates
         self.report.seconds += time.perf_counter() - started
         return self.report
 
@@ -292,14 +315,24 @@ class Scanner:
 
     def _search(self, data: bytes, file: str, member: str | None) -> None:
         self.report.bytes += len(data)
-        hits = self.matcher.search(data)
-        if not hits:
+        if self._pool is None and self.jobs > 1 and self.report.bytes > PARALLEL_AFTER:
+            self._pool = _pool(self.jobs, self.matcher)
+        if self._pool is None:
+            self._record(_searched(self.matcher, data), file, member)
             return
-        text = b"\x00" not in data[:8192]
-        for hit in hits:
-            line = column = None
-            if text or hit.width == 2:
-                line, column = line_column(data, hit.offset, hit.width)
+        # A bounded number of buffers in flight keeps memory bounded while workers search.
+        while len(self._pending) >= 2 * self.jobs:
+            self._collect()
+        self._pending.append((self._pool.submit(_search_in_worker, data), file, member))
+
+    def _collect(self) -> None:
+        future, file, member = self._pending.popleft()
+        searched = future.result()
+        self._worker_candidates += searched.candidates
+        self._record(searched, file, member)
+
+    def _record(self, searched: _Searched, file: str, member: str | None) -> None:
+        for hit, line, column in searched.hits:
             for known in hit.known or (None,):
                 finding = Finding(
                     file=file,
@@ -315,6 +348,53 @@ class Scanner:
                 (self.report.findings if known else self.report.suspects).append(finding)
 
 
+@dataclass(frozen=True)
+class _Searched:
+    hits: list[tuple[Hit, int | None, int | None]]
+    candidates: int = 0
+
+
+def _searched(matcher: Matcher, data: bytes) -> _Searched:
+    """The hits in one buffer, with line and column where the content is text."""
+    hits = matcher.search(data)
+    text = b"\x00" not in data[:8192]
+    located = []
+    for hit in hits:
+        line = column = None
+        if text or hit.width == 2:
+            line, column = line_column(data, hit.offset, hit.width)
+        located.append((hit, line, column))
+    return _Searched(located)
+
+
+_worker_matcher: Matcher | None = None
+
+
+def _start_worker(matcher: Matcher) -> None:
+    global _worker_matcher
+    _worker_matcher = matcher
+
+
+def _search_in_worker(data: bytes) -> _Searched:
+    matcher = _worker_matcher
+    assert matcher is not None
+    before = matcher.candidates
+    searched = _searched(matcher, data)
+    return _Searched(searched.hits, matcher.candidates - before)
+
+
+def _pool(jobs: int, matcher: Matcher) -> ProcessPoolExecutor:
+    # fork where there is one: a worker starts in milliseconds with the matcher already built
+    # (a scan has no threads of its own); elsewhere the matcher is pickled to each worker.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    return ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(matcher,),
+    )
+
+
 def scan(
     paths: Iterable[str | os.PathLike[str]],
     known: KnownSecrets,
@@ -322,10 +402,13 @@ def scan(
     limits: Limits | None = None,
     heuristic: bool = True,
     window_lengths: Iterable[int] = (INTERCOM_SECRET_LENGTH,),
+    jobs: int = 1,
 ) -> ScanReport:
     """Scan files, directories and archives for known secrets (by fingerprint) and suspects.
 
     Never raises for unreadable input: what could not be read is in ``report.skipped``.
     """
-    scanner = Scanner(known, limits=limits, heuristic=heuristic, window_lengths=window_lengths)
+    scanner = Scanner(
+        known, limits=limits, heuristic=heuristic, window_lengths=window_lengths, jobs=jobs
+    )
     return scanner.scan(paths)
