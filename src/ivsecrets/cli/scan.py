@@ -100,9 +100,10 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "--jobs",
     "-j",
     type=click.IntRange(0, 64),
-    default=0,
-    show_default="0: one per core, up to 8",
-    help="Processes that search; they start only once 16 MiB have been read.",
+    default=1,
+    show_default=True,
+    help="Processes that search (0: one per core, up to 8); extra ones start only once "
+    "16 MiB have been read.",
 )
 @pass_state
 def scan(

@@ -186,13 +186,15 @@ def _blobs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(start, end) for start, end in spans if end - start > MAX_LENGTH]
 
 
-def _tokens(data: bytes) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes]]:
+def _tokens(
+    data: bytes,
+) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes], list[bytes]]:
     """The distinct runs of printable secret characters, of base64url, of base64 in ``data``.
 
-    And, fourth, base64 runs with their '=' padding. Every base64 or base64url run lies inside a
-    printable run, so one pass over the data finds the printable runs, and the alphabets are
-    split out of the distinct ones, joined, in C (translate, then split on spaces): no Python
-    work per piece but a length test.
+    And, fourth, base64 runs with their '=' padding; fifth, the runs longer than MAX_LENGTH.
+    Every base64 or base64url run lies inside a printable run, so one pass over the data finds
+    the printable runs, and the alphabets are split out of the distinct ones, joined, in C
+    (translate, then split on spaces): no Python work per piece but a length test.
     """
     printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
     small = [token for token in printable if len(token) <= MAX_LENGTH]
@@ -208,9 +210,8 @@ def _tokens(data: bytes) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes]
             value = body.rsplit(b"=", 1)[-1]
             if len(value) >= MIN_LENGTH and len(piece) - len(body) <= 2:
                 padded.add(value + piece[len(body) :])
-    for token in printable:
-        if len(token) <= MAX_LENGTH:
-            continue
+    blobs = [token for token in printable if len(token) > MAX_LENGTH]
+    for token in blobs[:]:
         # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
         # decoded, and the shorter runs of the other alphabet inside it (base64url pieces
         # between the '+' and '/' of base64) are not candidates: random, and numerous.
@@ -227,7 +228,8 @@ def _tokens(data: bytes) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes]
                 url_spans = _spans(_masked(url_marks, std_blobs))
             url.update(token[a:b] for a, b in url_spans)
             std.update(token[a:b] for a, b in std_spans)
-    return printable, url, std, padded
+            blobs.extend(token[a:b] for a, b in (*url_spans, *std_spans) if b - a > MAX_LENGTH)
+    return printable, url, std, padded, blobs
 
 
 def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
@@ -283,11 +285,9 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
-        printable, url, std, padded = _tokens(data)
+        printable, url, std, padded, blobs = _tokens(data)
         alphabet = url | std
-        candidates = {t for t in printable if len(t) <= MAX_LENGTH}
-        candidates.update(t for t in alphabet if len(t) <= MAX_LENGTH)
-        candidates |= padded
+        candidates = (printable | alphabet | padded).difference(blobs)
         for length in self.window_lengths:
             for token in alphabet:
                 size = len(token)
@@ -360,15 +360,14 @@ class Matcher:
     def _decoded(self, view: _View, tokens: set[bytes]) -> list[_View]:
         """Views of the tokens that decode as hex or base64 to something long enough to search."""
         hex_chunks, base64_chunks = [], []
-        for token in tokens:
-            body = token.rstrip(b"=")
+        for body in tokens:  # runs of the alphabets: no '=' in them
             # Encoded data of 16 bytes or more has a digit in all but a few in 10,000 cases;
             # identifiers (the most common long tokens) have none, and are not decoded.
             if len(body) < 22 or body.translate(None, _DIGITS) == body:
                 continue
             if len(body) >= 2 * MIN_LENGTH and not body.translate(None, _HEX_DIGITS):
                 if len(body) % 2 == 0:
-                    hex_chunks.append(_Chunk(binascii.unhexlify(body), token, None))
+                    hex_chunks.append(_Chunk(binascii.unhexlify(body), body, None))
                 continue
             if len(body) % 4 == 1:
                 continue
@@ -377,7 +376,7 @@ class Matcher:
             except binascii.Error:
                 continue
             if len(decoded) >= MIN_LENGTH:
-                base64_chunks.append(_Chunk(decoded, token, None))
+                base64_chunks.append(_Chunk(decoded, body, None))
         views = []
         if hex_chunks:
             views.append(_View.derived(view, "hex", hex_chunks))
