@@ -70,8 +70,9 @@ _URL_SPLIT = bytes(c if c in _URL_CHARS else 0x20 for c in range(256))
 _STD_SPLIT = bytes(c if c in _STD_CHARS else 0x20 for c in range(256))
 _STD_PADDED_SPLIT = bytes(c if c in _STD_CHARS + b"=" else 0x20 for c in range(256))
 # Printable secret characters: what a generated secret may contain, not the brackets,
-# separators and quotes that surround values in code (so `f(a,b)` is not one long token).
-_PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,"))
+# separators and quotes that surround values in code (so `f(a,b)` is not one long token), nor
+# '.' and ':', which join names, hosts and URLs far more often than they appear in a secret.
+_PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,.:"))
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _DIGITS = string.digits.encode()
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
