@@ -198,15 +198,18 @@ def sarif(report: ScanReport, *, tool_version: str) -> dict[str, Any]:
     for finding in [*report.findings, *report.suspects]:
         text = finding.message
         rule_index = 0 if finding.known else 1
-        region: dict[str, Any]
+        # GitHub code scanning wants a startLine: content that is not text (a member of an
+        # archive, a binary file) is pointed at as a whole, and the message says where inside.
+        region: dict[str, Any] = {"startLine": 1}
         if finding.line is not None and finding.member is None:
             region = {"startLine": finding.line, "startColumn": finding.column}
-        elif finding.member is None:
-            region = {"byteOffset": finding.offset}
-        else:
-            region = {"startLine": 1}  # the archive itself: the member is named in the message
         where = f" in {finding.member}" if finding.member else ""
-        at = f" at line {finding.line}" if finding.line is not None and finding.member else ""
+        if finding.line is not None and finding.member:
+            at = f" at line {finding.line}"
+        elif finding.line is None:
+            at = f" at byte {finding.offset}"
+        else:
+            at = ""
         results.append(
             {
                 "ruleId": rules[rule_index]["id"],

@@ -164,7 +164,8 @@ class Scanner:
                 size = os.fstat(handle.fileno()).st_size
                 if not self._within(name, size):
                     return
-                data = head + handle.read(self.limits.max_file_bytes + 1 - len(head))
+                handle.seek(0)  # one read of the whole file, no copy to join two
+                data = handle.read(self.limits.max_file_bytes + 1)
         except OSError as err:
             self._skip(name, f"cannot read: {err.strerror}")
             return
