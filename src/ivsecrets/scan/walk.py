@@ -1,0 +1,415 @@
+"""Walking files, directories and archives (zip-based: APK, AAB, IPA, JAR, wheel; tar; gzip).
+
+Archives are recognised by their first bytes, not their names, and opened recursively within
+:class:`Limits`: how deep archives may nest, how large one file may be (declared or actual), how
+many bytes a scan reads in all, how many members one archive may have. Whatever a limit stops is
+reported as :class:`~ivsecrets.scan.report.Skipped`, never silently dropped and never followed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import multiprocessing
+import os
+import stat
+import tarfile
+import time
+import zipfile
+import zlib
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Hit, Matcher, line_column
+from ivsecrets.scan.known import KnownSecrets
+from ivsecrets.scan.report import Finding, ScanReport, Skipped
+
+__all__ = ["Limits", "Scanner", "scan"]
+
+MiB = 1024 * 1024
+#: With ``jobs`` > 1, worker processes start once this much has been read: a pre-commit hook on a
+#: few files stays in one process.
+PARALLEL_AFTER = 16 * MiB
+#: Directories a walk never enters: version-control internals (compressed objects, not files).
+SKIP_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
+_READ_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    tarfile.TarError,
+    gzip.BadGzipFile,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep a scan finite on hostile input (archive bombs, huge files)."""
+
+    #: Archives inside archives: a file on disk is level 1; level ``max_depth + 1`` is not opened.
+    max_depth: int = 4
+    #: Bytes of one file or archive member, declared or actual; larger ones are skipped.
+    max_file_bytes: int = 100 * MiB
+    #: Bytes read in all (files plus decompressed members); once spent, the rest is skipped.
+    max_total_bytes: int = 4 * 1024 * MiB
+    #: Members of one archive; the rest of a larger archive is skipped.
+    max_members: int = 100_000
+
+
+def _archive_kind(head: bytes) -> str | None:
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+class Scanner:
+    """Scans paths for known secrets and suspects. One scanner, one report; not thread-safe."""
+
+    def __init__(
+        self,
+        known: KnownSecrets,
+        *,
+        limits: Limits | None = None,
+        heuristic: bool = True,
+        window_lengths: Iterable[int] = (INTERCOM_SECRET_LENGTH,),
+        jobs: int = 1,
+    ) -> None:
+        """``jobs``: processes that search (the default, 1, searches in this one)."""
+        self.limits = limits or Limits()
+        self.matcher = Matcher(known, heuristic=heuristic, window_lengths=window_lengths)
+        self.report = ScanReport(known=len(known))
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[tuple[Future[_Searched], str, str | None]] = deque()
+        self._worker_candidates = 0
+
+    def scan(self, paths: Iterable[str | os.PathLike[str]]) -> ScanReport:
+        """Walk ``paths`` (files or directories) and return the report.
+
+        With ``jobs`` > 1 the searching is done by that many worker processes while this one
+        walks, reads and decompresses; findings come out in the same order either way.
+        """
+        started = time.perf_counter()
+        try:
+            for path in paths:
+                self._path(Path(path), top=True)
+            while self._pending:
+                self._collect()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+        self.report.candidates = self.matcher.candidates + self._worker_candidates
+        self.report.seconds += time.perf_counter() - started
+        return self.report
+
+    def scan_bytes(self, data: bytes, name: str = "<bytes>") -> ScanReport:
+        """Scan one buffer as if it were a file called ``name`` (archives are opened too)."""
+        started = time.perf_counter()
+        self._content(data, name, None, 0)
+        self.report.files += 1
+        self.report.candidates = self.matcher.candidates
+        self.report.seconds += time.perf_counter() - started
+        return self.report
+
+    # -- the file system ----------------------------------------------------------------------
+
+    def _skip(self, path: str, reason: str) -> None:
+        self.report.skipped.append(Skipped(path, reason))
+
+    def _path(self, path: Path, top: bool = False) -> None:
+        try:
+            mode = path.lstat().st_mode
+        except OSError as err:
+            self._skip(str(path), f"cannot read: {err.strerror}")
+            return
+        if stat.S_ISLNK(mode):
+            self._skip(str(path), "symbolic link, not followed")
+        elif stat.S_ISDIR(mode):
+            if not top and path.name in SKIP_DIRECTORIES:
+                return
+            try:
+                entries = sorted(os.scandir(path), key=lambda e: e.name)
+            except OSError as err:
+                self._skip(str(path), f"cannot list: {err.strerror}")
+                return
+            for entry in entries:
+                self._path(Path(entry.path))
+        elif stat.S_ISREG(mode):
+            self._file(path)
+        else:
+            self._skip(str(path), "not a regular file")
+
+    def _file(self, path: Path) -> None:
+        name = str(path)
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(512)
+                kind = _archive_kind(head)
+                if kind is not None:
+                    self.report.files += 1
+                    handle.seek(0)
+                    self._archive(kind, handle, name, 1)
+                    return
+                size = os.fstat(handle.fileno()).st_size
+                if not self._within(name, size):
+                    return
+                handle.seek(0)  # one read of the whole file, no copy to join two
+                data = handle.read(self.limits.max_file_bytes + 1)
+        except OSError as err:
+            self._skip(name, f"cannot read: {err.strerror}")
+            return
+        if len(data) > self.limits.max_file_bytes:
+            self._skip(
+                name, f"larger than the per-file limit of {self.limits.max_file_bytes} bytes"
+            )
+            return
+        self.report.files += 1
+        self._search(data, name, None)
+
+    def _within(self, name: str, size: int) -> bool:
+        """True when a file of ``size`` bytes may be read; else records why not."""
+        if size > self.limits.max_file_bytes:
+            self._skip(
+                name,
+                f"{size} bytes (declared) exceed the per-file limit of "
+                f"{self.limits.max_file_bytes} bytes",
+            )
+            return False
+        if self.report.bytes + size > self.limits.max_total_bytes:
+            self._skip(
+                name, f"the total limit of {self.limits.max_total_bytes} bytes read is spent"
+            )
+            return False
+        return True
+
+    # -- content and archives -----------------------------------------------------------------
+
+    def _content(self, data: bytes, file: str, member: str | None, depth: int) -> None:
+        """A file's or member's bytes: an archive to open, or content to search."""
+        kind = _archive_kind(data[:512])
+        if kind is None:
+            self._search(data, file, member)
+            return
+        shown = f"{file}!/{member}" if member else file
+        if depth + 1 > self.limits.max_depth:
+            self._skip(
+                shown,
+                f"archive nested more than {self.limits.max_depth} levels deep, not opened",
+            )
+            return
+        self._archive(kind, io.BytesIO(data), file, depth + 1, member)
+
+    def _archive(
+        self, kind: str, handle: IO[bytes], file: str, depth: int, member: str | None = None
+    ) -> None:
+        shown = f"{file}!/{member}" if member else file
+        try:
+            if kind == "zip":
+                self._zip(handle, file, depth, member)
+            elif kind == "tar" or (kind == "gzip" and self._is_tar(handle)):
+                self._tar(handle, file, depth, member)
+            else:
+                self._gzip(handle, file, depth, member)
+        except _READ_ERRORS as err:
+            self._skip(shown, f"unreadable {kind} archive ({type(err).__name__})")
+
+    def _read_member(
+        self, handle: IO[bytes] | gzip.GzipFile, file: str, inner: str, depth: int
+    ) -> None:
+        limit = self.limits.max_file_bytes
+        data = handle.read(limit + 1)
+        if len(data) > limit:
+            self._skip(
+                f"{file}!/{inner}",
+                f"decompresses to more than the per-file limit of {limit} bytes",
+            )
+            return
+        self._content(data, file, inner, depth)
+
+    def _zip(self, handle: IO[bytes], file: str, depth: int, member: str | None) -> None:
+        prefix = f"{member}!/" if member else ""
+        with zipfile.ZipFile(handle) as archive:
+            infos = archive.infolist()
+            if len(infos) > self.limits.max_members:
+                self._skip(
+                    f"{file}!/{prefix}",
+                    f"{len(infos)} members, more than {self.limits.max_members}; "
+                    "the rest not scanned",
+                )
+            for info in infos[: self.limits.max_members]:
+                shown = f"{file}!/{prefix}{info.filename}"
+                if info.is_dir():
+                    continue
+                if info.flag_bits & 1:
+                    self._skip(shown, "encrypted member")
+                    continue
+                # ZipExtFile never returns more than the declared size, so this bounds the read.
+                if not self._within(shown, info.file_size):
+                    continue
+                try:
+                    with archive.open(info) as stream:
+                        self._read_member(stream, file, prefix + info.filename, depth)
+                except _READ_ERRORS as err:
+                    self._skip(shown, f"unreadable ({type(err).__name__})")
+
+    @staticmethod
+    def _is_tar(handle: IO[bytes]) -> bool:
+        try:
+            with gzip.GzipFile(fileobj=handle) as stream:
+                head = stream.read(512)
+        except _READ_ERRORS:
+            return False
+        finally:
+            handle.seek(0)
+        return _archive_kind(head) == "tar"
+
+    def _tar(self, handle: IO[bytes], file: str, depth: int, member: str | None) -> None:
+        prefix = f"{member}!/" if member else ""
+        passed = 0
+        # Streaming mode: members are read in order, and a compressed tar is decompressed once.
+        # Getting past a member means decompressing it, so what is passed counts too.
+        with tarfile.open(fileobj=handle, mode="r|*") as archive:
+            for count, info in enumerate(archive):
+                shown = f"{file}!/{prefix}{info.name}"
+                if count >= self.limits.max_members:
+                    self._skip(
+                        f"{file}!/{prefix}",
+                        f"more than {self.limits.max_members} members; the rest not scanned",
+                    )
+                    return
+                if not info.isfile():
+                    continue
+                passed += info.size
+                if passed > self.limits.max_total_bytes:
+                    self._skip(
+                        shown,
+                        "the tar stream passes the total limit of "
+                        f"{self.limits.max_total_bytes} bytes here; the rest not scanned",
+                    )
+                    return
+                if not self._within(shown, info.size):
+                    continue
+                stream = archive.extractfile(info)
+                if stream is not None:
+                    with stream:
+                        self._read_member(stream, file, prefix + info.name, depth)
+
+    def _gzip(self, handle: IO[bytes], file: str, depth: int, member: str | None) -> None:
+        outer = member or file
+        inner = os.path.basename(outer.rsplit("!/", 1)[-1])
+        inner = inner[:-3] if inner.endswith(".gz") else inner + ".gunzipped"
+        with gzip.GzipFile(fileobj=handle) as stream:
+            self._read_member(stream, file, (member + "!/" if member else "") + inner, depth)
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def _search(self, data: bytes, file: str, member: str | None) -> None:
+        self.report.bytes += len(data)
+        if self._pool is None and self.jobs > 1 and self.report.bytes > PARALLEL_AFTER:
+            self._pool = _pool(self.jobs, self.matcher)
+        if self._pool is None:
+            self._record(_searched(self.matcher, data), file, member)
+            return
+        # A bounded number of buffers in flight keeps memory bounded while workers search.
+        while len(self._pending) >= 2 * self.jobs:
+            self._collect()
+        self._pending.append((self._pool.submit(_search_in_worker, data), file, member))
+
+    def _collect(self) -> None:
+        future, file, member = self._pending.popleft()
+        searched = future.result()
+        self._worker_candidates += searched.candidates
+        self._record(searched, file, member)
+
+    def _record(self, searched: _Searched, file: str, member: str | None) -> None:
+        for hit, line, column in searched.hits:
+            for known in hit.known or (None,):
+                finding = Finding(
+                    file=file,
+                    member=member,
+                    offset=hit.offset,
+                    encoding=hit.encoding,
+                    fingerprint=hit.fingerprint,
+                    known=known,
+                    line=line,
+                    column=column,
+                    reason=hit.reason,
+                )
+                (self.report.findings if known else self.report.suspects).append(finding)
+
+
+@dataclass(frozen=True)
+class _Searched:
+    hits: list[tuple[Hit, int | None, int | None]]
+    candidates: int = 0
+
+
+def _searched(matcher: Matcher, data: bytes) -> _Searched:
+    """The hits in one buffer, with line and column where the content is text."""
+    hits = matcher.search(data)
+    text = b"\x00" not in data[:8192]
+    located = []
+    for hit in hits:
+        line = column = None
+        if text or hit.width == 2:
+            line, column = line_column(data, hit.offset, hit.width)
+        located.append((hit, line, column))
+    return _Searched(located)
+
+
+_worker_matcher: Matcher | None = None
+
+
+def _start_worker(matcher: Matcher) -> None:
+    global _worker_matcher
+    _worker_matcher = matcher
+
+
+def _search_in_worker(data: bytes) -> _Searched:
+    matcher = _worker_matcher
+    assert matcher is not None
+    before = matcher.candidates
+    searched = _searched(matcher, data)
+    return _Searched(searched.hits, matcher.candidates - before)
+
+
+def _pool(jobs: int, matcher: Matcher) -> ProcessPoolExecutor:
+    # fork where there is one: a worker starts in milliseconds with the matcher already built
+    # (a scan has no threads of its own); elsewhere the matcher is pickled to each worker.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    return ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(matcher,),
+    )
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]],
+    known: KnownSecrets,
+    *,
+    limits: Limits | None = None,
+    heuristic: bool = True,
+    window_lengths: Iterable[int] = (INTERCOM_SECRET_LENGTH,),
+    jobs: int = 1,
+) -> ScanReport:
+    """Scan files, directories and archives for known secrets (by fingerprint) and suspects.
+
+    Never raises for unreadable input: what could not be read is in ``report.skipped``.
+    """
+    scanner = Scanner(
+        known, limits=limits, heuristic=heuristic, window_lengths=window_lengths, jobs=jobs
+    )
+    return scanner.scan(paths)
