@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from ivsecrets.environments import Environment, Stage
 
 __all__ = [
+    "FINGERPRINT_DOMAIN",
     "FINGERPRINT_PREFIX",
     "Secret",
     "SecretValue",
@@ -27,7 +28,7 @@ MAX_SECRET_LENGTH = 512
 _PRINTABLE = frozenset(string.printable) - frozenset(string.whitespace)
 # The fingerprint is HMAC-SHA256 keyed with the secret over this fixed domain string, so it can be
 # printed, committed and compared without revealing the secret or any hash Intercom would accept.
-_FINGERPRINT_DOMAIN = b"ivsecrets fingerprint v1"
+FINGERPRINT_DOMAIN = b"ivsecrets fingerprint v1"
 
 
 def fingerprint(value: bytes | str) -> str:
@@ -37,7 +38,7 @@ def fingerprint(value: bytes | str) -> str:
     'ivfp1:ba0c8f511c4590a2'
     """
     key = value.encode() if isinstance(value, str) else value
-    return FINGERPRINT_PREFIX + hmac.new(key, _FINGERPRINT_DOMAIN, hashlib.sha256).hexdigest()[:16]
+    return FINGERPRINT_PREFIX + hmac.new(key, FINGERPRINT_DOMAIN, hashlib.sha256).hexdigest()[:16]
 
 
 class SecretValue:

@@ -6,10 +6,16 @@ What the pre-commit hook ``ivsecrets-verify-config`` runs: no store is contacted
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ivsecrets.config import Config, load_config
 from ivsecrets.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 __all__ = ["check_config"]
 
@@ -43,16 +49,12 @@ def check_config(path: str | os.PathLike[str] | None = None) -> Config | None:
 
 
 def _pyproject(path: Path) -> Config | None:
-    """The ``[tool.ivsecrets]`` table of a pyproject.toml anywhere (load_config reads only ./)."""
-    # config.py builds a Config from a parsed table only privately; load_config(path) would take
-    # the whole pyproject.toml for an ivsecrets.toml.
-    from ivsecrets.config import _build, _read_toml
-
+    """The ``[tool.ivsecrets]`` table of a pyproject.toml, or None when it has none."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read configuration: {err.strerror}", file=str(path)) from None
-    tool = _read_toml(text, str(path)).get("tool", {})
+        with path.open("rb") as file:
+            tool = tomllib.load(file).get("tool", {})
+    except (OSError, ValueError):
+        return load_config(path)  # names the file and what is wrong with it
     if not isinstance(tool, dict) or "ivsecrets" not in tool:
         return None
-    return _build(tool["ivsecrets"], f"{path} [tool.ivsecrets]", path)
+    return load_config(path)

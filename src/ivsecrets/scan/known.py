@@ -16,7 +16,7 @@ from ivsecrets.config import Config
 from ivsecrets.environments import Environment
 from ivsecrets.errors import InvalidSecretError, SecretNotFoundError
 from ivsecrets.provider import Provider, load_plugin
-from ivsecrets.secret import _FINGERPRINT_DOMAIN, FINGERPRINT_PREFIX
+from ivsecrets.secret import FINGERPRINT_DOMAIN, FINGERPRINT_PREFIX
 
 __all__ = ["KnownSecret", "KnownSecrets", "fingerprint_digests"]
 
@@ -52,7 +52,7 @@ def fingerprint_digests(candidates: Iterable[bytes]) -> list[bytes]:
     >>> fingerprint_digests([b"secret"])[0].hex() == fingerprint(b"secret")[6:]
     True
     """
-    digests = map(_hmac_digest, candidates, repeat(_FINGERPRINT_DOMAIN), repeat("sha256"))
+    digests = map(_hmac_digest, candidates, repeat(FINGERPRINT_DOMAIN), repeat("sha256"))
     return list(map(itemgetter(_PREFIX), digests))
 
 
