@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
     ConcurrentRotationError,
+    ConfigError,
     MissingExtraError,
     RotationError,
     SecretNotFoundError,
@@ -131,13 +133,25 @@ class AwsProvider(WritableProvider):
                 ),
             )
         except ProfileNotFound:
-            raise self.store.error(
-                "profile", f"no AWS profile named {self.profile!r}", fix="check ~/.aws/config"
-            ) from None
+            raise self._unknown_profile() from None
         except NoRegionError:
             raise self.store.error(
                 "region", "no AWS region configured", fix='region = "us-east-1" or AWS_REGION'
             ) from None
+
+    def _unknown_profile(self) -> ConfigError:
+        """The error for a profile boto3 cannot find: which name, and where it came from."""
+        if self.profile:
+            name, source = self.profile, "the profile option"
+        else:
+            variable = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+            name, source = os.environ.get(variable, ""), f"the {variable} environment variable"
+        files = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+        files += " or " + os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+        fix = f"define [profile {name}] in {files}, or name an existing profile"
+        if not self.profile:
+            fix += f" (or unset {variable} to use the default credential chain)"
+        return self.store.error("profile", f"no AWS profile named '{name}' (from {source})", fix)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -183,9 +197,21 @@ class AwsProvider(WritableProvider):
         }
         for entry in response.get("SecretValues", []):
             arn, name = entry.get("ARN", ""), entry.get("Name", "")
+            # AWS always lists the labels; an answer without any (a stub) is taken as current.
+            labels = entry.get("VersionStages") or [LABELS[Stage.current]]
+            current = LABELS[Stage.current] in labels
             for wanted in names:
-                if wanted in (arn, name) or _partial_arn(wanted, arn):
+                if not (wanted in (arn, name) or _partial_arn(wanted, arn)):
+                    continue
+                if current:
                     found[wanted] = _fetched(entry, Stage.current)
+                    continue
+                # Not the current version (moto after a rotation; AWS in a race with a
+                # promote): never serve it as current, read the version that is, by stage.
+                try:
+                    found[wanted] = self._fetch(Reference(wanted), Stage.current, None)
+                except Exception as err:  # noqa: BLE001 - reported per reference
+                    found[wanted] = err
         return found
 
     def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
