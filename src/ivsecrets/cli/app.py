@@ -53,6 +53,15 @@ def exit_code_for(err: IVSecretsError) -> int:
     return 1
 
 
+class _Prefixed(logging.Formatter):
+    """``ivsecrets: <message>`` (the logger's top-level name), never the prefix twice."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        prefix = record.name.partition(".")[0] + ": "
+        return text if text.startswith(prefix) else prefix + text
+
+
 @dataclass
 class State:
     """What every subcommand gets through ``ctx.obj``: options, and config loaded on demand."""
@@ -84,7 +93,9 @@ class State:
         """Log to stderr at the level ``-v``/``-q`` ask for."""
         levels = (logging.WARNING, logging.INFO, logging.DEBUG)
         level = logging.ERROR if self.quiet else levels[min(self.verbose, 2)]
-        logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Prefixed("%(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])  # unless the root has handlers
         logging.getLogger("ivsecrets").setLevel(level)
 
     def console(self, *, stderr: bool = False) -> Console:

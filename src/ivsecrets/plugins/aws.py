@@ -181,7 +181,7 @@ class AwsProvider(WritableProvider):
                 # Policies written for GetSecretValue alone are common: keep working, one call
                 # per secret, rather than fail every environment.
                 log.warning(
-                    "ivsecrets: store '%s' may not call secretsmanager:BatchGetSecretValue; "
+                    "store '%s' may not call secretsmanager:BatchGetSecretValue; "
                     "loading one secret per call (grant it to load them all in one call)",
                     self.name,
                 )

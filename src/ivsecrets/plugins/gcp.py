@@ -365,7 +365,7 @@ class GcpProvider(WritableProvider):
         try:
             call(name=f"{name}/versions/{number}", timeout=self.timeout, retry=None)
         except _sdk().GoogleAPICallError as err:
-            log.warning("ivsecrets: could not %s version %s of %s: %s", action, number, name, err)
+            log.warning("could not %s version %s of %s: %s", action, number, name, err)
 
     def _stage(
         self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
