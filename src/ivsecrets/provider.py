@@ -308,6 +308,12 @@ class Provider(ABC):
         """Map an SDK exception to an ivsecrets error; None means "store unavailable"."""
         return None
 
+    def create_hint(self, reference: str) -> str:
+        """How to create the secret at ``reference`` when it does not exist yet: what
+        ``ivsecrets verify`` tells the user to do. Plugins say it in their store's own terms;
+        never a command line that carries the value itself."""
+        return "create it in the store, or fix the reference"
+
     # -- reading --------------------------------------------------------------------------------
 
     def load(

@@ -238,6 +238,21 @@ class AwsProvider(WritableProvider):
             found.append(info)
         return found
 
+    def create_hint(self, reference: str) -> str:
+        """An ``aws secretsmanager create-secret`` line (the value from a file, never argv)."""
+        ref = Reference.parse(reference)
+        if ref.name.startswith("arn:"):
+            return "create the secret this ARN names, or fix the reference"
+        content = f"a JSON object with the key '{ref.key}'" if ref.key else "the secret"
+        region = f" --region {self.region}" if self.region else ""
+        endpoint = f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else ""
+        profile = f" --profile {self.profile}" if self.profile else ""
+        return (
+            f"create it: aws secretsmanager create-secret --name {ref.name} --secret-string "
+            f"file://FILE{region}{profile}{endpoint} (FILE holds {content}), or with "
+            "terraform/modules/aws; or fix the reference"
+        )
+
     def _translate(self, err: Exception) -> StoreError | None:
         try:
             from botocore import exceptions as bx

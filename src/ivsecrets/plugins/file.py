@@ -178,6 +178,17 @@ class FileProvider(Provider):
                 f"[stores.{self.name}]"
             )
 
+    def create_hint(self, reference: str) -> str:
+        """Which file to write, or which key to add to the document."""
+        name = Reference.parse(reference).name
+        if self.path.is_dir():
+            target = self.path / name
+            return (
+                f"create it: write the secret to {target} (chmod 600 {target}); "
+                "or fix the reference"
+            )
+        return f"create it: add the key '{name}' to {self.path}; or fix the reference"
+
     def _translate(self, err: Exception) -> AccessDeniedError | SecretNotFoundError | None:
         if isinstance(err, PermissionError):
             return AccessDeniedError(f"permission denied reading {err.filename}")

@@ -247,6 +247,24 @@ class GcpProvider(WritableProvider):
             )
         return Fetched(value=data, version=_number(response.name), stage=stage)
 
+    def create_hint(self, reference: str) -> str:
+        """A ``gcloud secrets create`` line (the value from a file, never argv)."""
+        ref = Reference.parse(reference)
+        match = _NAME.match(ref.name)
+        if match is not None:
+            parts = match["secret"].split("/")
+            secret, project = parts[-1], parts[1]
+            location = parts[3] if parts[2] == "locations" else self.location
+        else:
+            secret, project, location = ref.name, self.project, self.location
+        flags = f" --project {project}" if project else ""
+        flags += f" --location {location}" if location else ""
+        content = f"a JSON object with the key '{ref.key}'" if ref.key else "the secret"
+        return (
+            f"create it: gcloud secrets create {secret} --data-file=FILE{flags} (FILE holds "
+            f"{content}), or with terraform/modules/gcp; or fix the reference"
+        )
+
     def _translate(self, err: Exception) -> StoreError | None:
         try:
             from google.api_core import exceptions as api

@@ -253,6 +253,15 @@ class VaultProvider(WritableProvider):
         except hvac().exceptions.InvalidPath:
             return None
 
+    def create_hint(self, reference: str) -> str:
+        """A ``vault kv put`` line (the value from a file, never argv)."""
+        ref = Reference.parse(reference)
+        field = ref.key or self.field
+        return (
+            f"create it: vault kv put -mount={self.mount} {ref.name.strip('/')} {field}=@FILE "
+            "(FILE holds the secret; `bao kv put` for OpenBao); or fix the reference"
+        )
+
     def _translate(self, err: Exception) -> StoreError | None:
         import requests
 
