@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -89,6 +90,7 @@ def test_refresh_ahead_means_warm_readers_never_wait(store: MemoryStore) -> None
 def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recovers(
     store: MemoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="ivsecrets")  # a CLI test's -q may have raised it
     secrets = make(store, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
     hasher = secrets.hasher("web", "prod")
     expected = hasher.user_hash(user_id="7")
@@ -100,7 +102,7 @@ def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recove
     with pytest.raises(StaleSecretError, match="max_stale") as info:
         hasher.user_hash(user_id="7")
     assert info.value.environment == Environment.of("web", "prod")
-    assert "refreshing the secrets of web/test, ios/test" in caplog.text
+    assert "refreshing the secret" in caplog.text and "web/prod" in caplog.text
     assert SIX["web-prod"] not in caplog.text and SIX["web-prod"] not in str(info.value)
     store.down = False
     time.sleep(0.1)

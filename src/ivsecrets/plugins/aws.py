@@ -127,8 +127,8 @@ class AwsProvider(WritableProvider):
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
                 config=BotoConfig(
-                    connect_timeout=self.option("connect_timeout"),
-                    read_timeout=self.option("read_timeout"),
+                    connect_timeout=self.capped(self.option("connect_timeout")),
+                    read_timeout=self.capped(self.option("read_timeout")),
                     retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
                 ),
             )

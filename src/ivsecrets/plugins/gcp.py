@@ -175,9 +175,9 @@ class GcpProvider(WritableProvider):
                 initial=0.1,
                 maximum=1.0,
                 multiplier=2.0,
-                timeout=self.timeout,
+                timeout=self.capped(self.timeout),
             )
-        return {"retry": self._retry, "timeout": self.timeout}
+        return {"retry": self._retry, "timeout": self.capped(self.timeout)}
 
     # -- names --------------------------------------------------------------------------------
 
@@ -368,7 +368,7 @@ class GcpProvider(WritableProvider):
             return self.client().update_secret(
                 secret=update,
                 update_mask={"paths": ["version_aliases", "annotations"]},
-                timeout=self.timeout,
+                timeout=self.capped(self.timeout),
                 retry=None,
             )
         except (_sdk().FailedPrecondition, _sdk().Aborted) as err:
@@ -381,7 +381,7 @@ class GcpProvider(WritableProvider):
         action = "destroy" if destroy else "disable"
         call = getattr(self.client(), f"{action}_secret_version")
         try:
-            call(name=f"{name}/versions/{number}", timeout=self.timeout, retry=None)
+            call(name=f"{name}/versions/{number}", timeout=self.capped(self.timeout), retry=None)
         except _sdk().GoogleAPICallError as err:
             log.warning("could not %s version %s of %s: %s", action, number, name, err)
 
@@ -411,7 +411,7 @@ class GcpProvider(WritableProvider):
         version = self.client().add_secret_version(
             parent=name,
             payload=SecretPayload(data=data, data_crc32c=_crc32c(data)),
-            timeout=self.timeout,
+            timeout=self.capped(self.timeout),
             retry=None,
         )
         number = int(_number(version.name))

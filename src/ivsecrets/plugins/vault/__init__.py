@@ -175,7 +175,7 @@ class VaultProvider(WritableProvider):
             token="",  # hvac must not look for a token by itself: _login decides
             verify=verify,
             cert=client_cert,
-            timeout=self.option("timeout"),
+            timeout=self.capped(self.option("timeout")),
             namespace=self._setting("namespace", "VAULT_NAMESPACE") or None,
             session=_same_host_only(session),
         )
