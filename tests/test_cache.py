@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -90,7 +89,6 @@ def test_refresh_ahead_means_warm_readers_never_wait(store: MemoryStore) -> None
 def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recovers(
     store: MemoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="ivsecrets")  # a CLI test's -q may have raised it
     secrets = make(store, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
     hasher = secrets.hasher("web", "prod")
     expected = hasher.user_hash(user_id="7")

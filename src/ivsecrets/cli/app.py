@@ -77,6 +77,7 @@ class State:
     timeout: float | None = DEFAULT_TIMEOUT
     _config: Config | None = field(default=None, repr=False)
     _secrets: Secrets | None = field(default=None, repr=False)
+    _saved_level: int | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -103,7 +104,10 @@ class State:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_Prefixed("%(message)s"))
         logging.basicConfig(level=level, handlers=[handler])  # unless the root has handlers
-        logging.getLogger("ivsecrets").setLevel(level)
+        logger = logging.getLogger("ivsecrets")
+        if self._saved_level is None:
+            self._saved_level = logger.level  # put back by close(): a command is not a process
+        logger.setLevel(level)
 
     def console(self, *, stderr: bool = False) -> Console:
         from rich.console import Console
@@ -119,6 +123,8 @@ class State:
     def close(self) -> None:
         if self._secrets is not None:
             self._secrets.close()
+        if self._saved_level is not None:
+            logging.getLogger("ivsecrets").setLevel(self._saved_level)
 
 
 pass_state = click.make_pass_decorator(State)
