@@ -39,6 +39,8 @@ from ivsecrets.secret import Secret
 
 __all__ = ["CacheEvent", "SecretCache", "prekeyed_mac"]
 
+# Messages carry no "ivsecrets:" prefix: the logger's name says where they come from (the CLI
+# prints it; an application's format shows it with %(name)s).
 log = logging.getLogger("ivsecrets")
 _NEVER = float("inf")
 
@@ -183,9 +185,7 @@ class SecretCache:
                 secret = None
             except StoreError as err:
                 self._counters["failures"] += 1
-                log.warning(
-                    "ivsecrets: loading the previous secret of %s failed: %s", slot.environment, err
-                )
+                log.warning("loading the previous secret of %s failed: %s", slot.environment, err)
                 self._emit("failure", slot.environment, error=err)
                 return cached[1] if cached is not None else None
             mac = prekeyed_mac(secret.value.reveal()) if secret is not None else None
@@ -247,7 +247,7 @@ class SecretCache:
         now = monotonic()
         self._emit("fetch", None, now - started)
         errors = []
-        warm_failed = False
+        warm_failed: list[tuple[_Slot, StoreError]] = []
         for slot in slots:
             result = results[slot.environment]
             if isinstance(result, Secret):
@@ -259,27 +259,42 @@ class SecretCache:
             if slot.keys.secret is None:
                 # A cold failure is raised to the reader who asked; environments merely
                 # batched along (perhaps never used by this process) are not worth a warning.
-                log.debug(
-                    "ivsecrets: loading the secret of %s failed: %s", slot.environment, result
-                )
+                log.debug("loading the secret of %s failed: %s", slot.environment, result)
                 slot.keys = _Keys(error=result, retry_at=now + self._backoff())
             else:
-                warm_failed = True
-                log.warning(
-                    "ivsecrets: refreshing the secret of %s failed, serving the last "
-                    "good one (%s) until %.0f s from now: %s",
-                    slot.environment,
-                    slot.keys.secret.fingerprint,
-                    slot.keys.stale_until - now,
-                    result,
-                )
+                warm_failed.append((slot, result))
         if warm_failed:
+            self._warn_refresh_failed(warm_failed, now)
             self._failures_in_a_row += 1
             self._next_attempt = now + self._backoff()
         elif not errors:
             self._failures_in_a_row = 0
             self._next_attempt = -_NEVER
         return errors
+
+    def _warn_refresh_failed(self, failed: list[tuple[_Slot, StoreError]], now: float) -> None:
+        """One warning per failed refresh of the store, however many environments it covered."""
+        names = ", ".join(str(slot.environment) for slot, _ in failed)
+        reason = failed[0][1].detail  # without the location: the line names the environments
+        left = min(slot.keys.stale_until for slot, _ in failed) - now
+        one = len(failed) == 1
+        what = f"the secret of {names}" if one else f"the secrets of {names}"
+        if left > 0:
+            fp = failed[0][0].keys.secret
+            kept = f"the last good one ({fp.fingerprint})" if one and fp else "the last good ones"
+            outcome = f"serving {kept} for at most {left:.0f} s more (max_stale)"
+        else:
+            outcome = (
+                f"max_stale ({self.settings.max_stale:g} s) has run out: "
+                "no stale secret is served any more"
+            )
+        log.warning(
+            "refreshing %s (store '%s') failed: %s; %s",
+            what,
+            self.provider.name,
+            reason,
+            outcome,
+        )
 
     def _install(self, slot: _Slot, secret: Secret, now: float) -> None:
         s = self.settings
@@ -288,7 +303,7 @@ class SecretCache:
             self._counters["rotations_seen"] += 1
             slot.previous = None  # the store's previous version has changed too
             log.info(
-                "ivsecrets: %s now serves a new secret %s (was %s)",
+                "%s now serves a new secret %s (was %s)",
                 slot.environment,
                 secret.fingerprint,
                 old.fingerprint,
@@ -320,7 +335,7 @@ class SecretCache:
         try:
             self.on_event(CacheEvent(kind, self.provider.name, environment, duration, error))
         except Exception:  # a metrics hook must never break serving
-            log.exception("ivsecrets: the on_event hook raised")
+            log.exception("the on_event hook raised")
 
     # -- the background refresher ---------------------------------------------------------------
 
@@ -353,7 +368,7 @@ class SecretCache:
                     try:
                         self._refresh(due)
                     except Exception:  # the refresher must outlive surprises
-                        log.exception("ivsecrets: the background refresh failed unexpectedly")
+                        log.exception("the background refresh failed unexpectedly")
                         self._failures_in_a_row += 1
                         self._next_attempt = monotonic() + self._backoff()
             deadlines = [

@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from time import monotonic
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ivsecrets.config import StoreConfig
@@ -97,7 +98,13 @@ class LazyClient(Generic[C]):
     An injected client is used as it is and survives :meth:`reset`. ``reset`` runs in a forked
     child (through the cache's at-fork handler) and so never takes the lock: a thread of the
     parent may have held it at ``fork()``, and that thread does not exist in the child.
+
+    A build that fails (no credentials found, say: discovery can take seconds) is not tried
+    again for :attr:`failure_backoff` seconds: the same error is raised at once, so six
+    environments of one store pay for one discovery, not six.
     """
+
+    failure_backoff: ClassVar[float] = 10.0
 
     def __init__(
         self,
@@ -112,19 +119,33 @@ class LazyClient(Generic[C]):
         self._client: C | None = injected
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._failed: tuple[Exception, float] | None = None
 
     def get(self) -> C:
         client = self._client
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client, self._pid = self._build(), os.getpid()
+                    self._client, self._pid = self._build_once(), os.getpid()
                 client = self._client
+        return client
+
+    def _build_once(self) -> C:
+        failed = self._failed
+        if failed is not None and monotonic() < failed[1]:
+            raise failed[0].with_traceback(None)
+        try:
+            client = self._build()
+        except Exception as err:
+            self._failed = (err, monotonic() + self.failure_backoff)
+            raise
+        self._failed = None
         return client
 
     def reset(self) -> None:
         """Drop a client built here (closing it if this process built it); keep an injected one."""
         self._lock = threading.Lock()
+        self._failed = None
         old, self._client = self._client, self._injected
         # Closing what a parent process built can hang on its inherited sockets: never in a child.
         if old is None or old is self._injected or self._close is None:
@@ -204,6 +225,9 @@ class Provider(ABC):
         self.name = store.name
         self.settings = self._checked_options(store)
         self._clients: list[LazyClient[Any]] = []
+        #: The overall time budget of the command using this store (:meth:`set_deadline`).
+        self.budget: float | None = None
+        self._deadline: float | None = None
         self.redact_sdk_logs()
 
     def __repr__(self) -> str:
@@ -247,6 +271,52 @@ class Provider(ABC):
                 f"{line:<34}# {option.help}" if option.required else f"# {line:<32}# {option.help}"
             )
         return "\n".join(lines) + ("\n" if lines else "")
+
+    # -- the overall deadline -------------------------------------------------------------------
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Give every read from now on ``seconds`` in all (None: no overall limit, the default).
+
+        Call it before the first read (a command's ``--timeout``): plugins cap their SDK's
+        per-attempt timeouts with :attr:`budget` when they build their client, and :meth:`load`
+        and :meth:`load_many` stop waiting when the deadline passes, with StoreUnavailableError,
+        whatever the SDK is doing (retries, credential discovery, a server that never answers).
+        """
+        self.budget = seconds
+        self._deadline = None if seconds is None else monotonic() + seconds
+
+    def capped(self, seconds: float) -> float:
+        """``seconds``, or less when the overall budget is smaller (for SDK timeouts)."""
+        return seconds if self.budget is None else min(seconds, self.budget)
+
+    def _within_deadline(self, call: Callable[[], T]) -> T:
+        """``call()``, given up on (in a daemon thread left behind) when the deadline passes."""
+        deadline = self._deadline
+        if deadline is None:
+            return call()
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome.append((False, err))
+
+        worker = threading.Thread(target=run, name=f"ivsecrets-{self.name}", daemon=True)
+        left = deadline - monotonic()
+        if left > 0:
+            worker.start()
+            worker.join(left)
+        if not outcome:
+            raise StoreUnavailableError(
+                f"the store did not answer within the overall timeout of {self.budget:g} s "
+                "(--timeout)",
+                store=self.name,
+            )
+        ok, result = outcome.pop()
+        if not ok:
+            raise result
+        return result  # type: ignore[no-any-return]
 
     # -- the SDK client and its logs ---------------------------------------------------------------
 
@@ -312,6 +382,12 @@ class Provider(ABC):
         """Map an SDK exception to an ivsecrets error; None means "store unavailable"."""
         return None
 
+    def create_hint(self, reference: str) -> str:
+        """How to create the secret at ``reference`` when it does not exist yet: what
+        ``ivsecrets verify`` tells the user to do. Plugins say it in their store's own terms;
+        never a command line that carries the value itself."""
+        return "create it in the store, or fix the reference"
+
     # -- reading --------------------------------------------------------------------------------
 
     def load(
@@ -324,7 +400,7 @@ class Provider(ABC):
         """Read one version of one secret, checked. Raises a StoreError subclass."""
         ref = Reference.parse(reference)
         try:
-            fetched = self._fetch(ref, stage, version)
+            fetched = self._within_deadline(lambda: self._fetch(ref, stage, version))
         except Exception as err:  # translated at the boundary
             raise self._as_store_error(err, ref, environment) from err
         return self._checked(fetched, ref, environment, stage)
@@ -337,8 +413,9 @@ class Provider(ABC):
         One environment's failure does not fail the others: it comes back as its error.
         """
         refs = {env: Reference.parse(text) for env, text in wanted.items()}
+        unique = list(dict.fromkeys(refs.values()))
         try:
-            fetched = self._fetch_current_many(list(dict.fromkeys(refs.values())))
+            fetched = self._within_deadline(lambda: self._fetch_current_many(unique))
         except Exception as err:  # noqa: BLE001 - the whole batch failed
             return {env: self._as_store_error(err, ref, env) for env, ref in refs.items()}
         results: dict[Environment, Secret | StoreError] = {}

@@ -148,7 +148,9 @@ def verify(
             if ec is None:
                 continue
             result = loaded[report.environment]
-            _check_secret(report, ec, result)
+            provider = secrets.providers.get(ec.store)
+            hint = provider.create_hint(ec.reference) if provider is not None else None
+            _check_secret(report, ec, result, hint)
             if isinstance(result, Secret):
                 _check_pin_and_known_hashes(report, ec, result)
                 _check_versions(report, ec, result, versions.get(report.environment), now)
@@ -214,16 +216,16 @@ def _versions_concurrently(
 
 
 def _check_secret(
-    report: EnvironmentReport, ec: EnvironmentConfig, result: Secret | IVSecretsError
+    report: EnvironmentReport,
+    ec: EnvironmentConfig,
+    result: Secret | IVSecretsError,
+    create_hint: str | None = None,
 ) -> None:
     where = f"in store '{ec.store}' at '{ec.reference}'"
     if isinstance(result, SecretNotFoundError):
-        report.add(
-            "resolves",
-            Status.fail,
-            f"no secret {where}: {result.detail}; create it "
-            "(ivsecrets rotate) or fix the reference",
-        )
+        # The store says how to create it: `ivsecrets rotate` cannot create an AWS or GCP secret.
+        hint = create_hint or "create it in the store, or fix the reference"
+        report.add("resolves", Status.fail, f"no secret {where}: {result.detail}; {hint}")
         return
     if isinstance(result, InvalidSecretError):
         report.add(

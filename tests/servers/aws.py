@@ -8,6 +8,9 @@ Fixtures:
     ``.reset()``); ``iam_user(...)`` creates an IAM user with a policy and returns its keys;
 ``moto_server``
     its endpoint URL;
+``moto_unpatched``
+    the same server, for one test, *without* the fix of moto's default-version gap (see
+    DESIGN.md): moto 5.2.5 as a user runs it when trying ivsecrets out;
 ``aws_client``
     an admin boto3 Secrets Manager client with dummy credentials, pointed at moto;
 ``aws_env``
@@ -199,6 +202,20 @@ def moto_control() -> Iterator[MotoServer]:
     finally:
         server.stop()
         undo()
+
+
+@pytest.fixture
+def moto_unpatched(moto_control: MotoServer) -> Iterator[MotoServer]:
+    """The session's moto server with moto's own UpdateSecretVersionStage, for one test."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    patched = SecretsManagerBackend.update_secret_version_stage
+    original = getattr(patched, "__wrapped__", patched)
+    SecretsManagerBackend.update_secret_version_stage = original  # type: ignore[method-assign]
+    try:
+        yield moto_control
+    finally:
+        SecretsManagerBackend.update_secret_version_stage = patched  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from ivsecrets.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Seconds a command waits for its stores in all, unless ``--timeout`` says otherwise: longer
+#: than a healthy store ever takes, far shorter than SDK retries against a dead one.
+DEFAULT_TIMEOUT = 20.0
 
 
 class CliError(click.ClickException):
@@ -53,6 +56,15 @@ def exit_code_for(err: IVSecretsError) -> int:
     return 1
 
 
+class _Prefixed(logging.Formatter):
+    """``ivsecrets: <message>`` (the logger's top-level name), never the prefix twice."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        prefix = record.name.partition(".")[0] + ": "
+        return text if text.startswith(prefix) else prefix + text
+
+
 @dataclass
 class State:
     """What every subcommand gets through ``ctx.obj``: options, and config loaded on demand."""
@@ -61,8 +73,11 @@ class State:
     verbose: int = 0
     quiet: bool = False
     color: bool = True
+    #: Seconds every store read of the command may take in all (``--timeout``); None: no limit.
+    timeout: float | None = DEFAULT_TIMEOUT
     _config: Config | None = field(default=None, repr=False)
     _secrets: Secrets | None = field(default=None, repr=False)
+    _saved_level: int | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -78,14 +93,21 @@ class State:
             from ivsecrets.api import Secrets
 
             self._secrets = Secrets(self.config)
+            for provider in self._secrets.providers.values():
+                provider.set_deadline(self.timeout)
         return self._secrets
 
     def configure_logging(self) -> None:
         """Log to stderr at the level ``-v``/``-q`` ask for."""
         levels = (logging.WARNING, logging.INFO, logging.DEBUG)
         level = logging.ERROR if self.quiet else levels[min(self.verbose, 2)]
-        logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-        logging.getLogger("ivsecrets").setLevel(level)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Prefixed("%(message)s"))
+        logging.basicConfig(level=level, handlers=[handler])  # unless the root has handlers
+        logger = logging.getLogger("ivsecrets")
+        if self._saved_level is None:
+            self._saved_level = logger.level  # put back by close(): a command is not a process
+        logger.setLevel(level)
 
     def console(self, *, stderr: bool = False) -> Console:
         from rich.console import Console
@@ -101,6 +123,8 @@ class State:
     def close(self) -> None:
         if self._secrets is not None:
             self._secrets.close()
+        if self._saved_level is not None:
+            logging.getLogger("ivsecrets").setLevel(self._saved_level)
 
 
 pass_state = click.make_pass_decorator(State)
@@ -135,6 +159,17 @@ def _global_options(group: bool) -> list[click.Option]:
             help="Only errors; the exit code tells the rest.",
         ),
         click.Option(
+            ["--timeout"],
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_TIMEOUT if group else None,
+            envvar="IVSECRETS_TIMEOUT" if group else None,
+            expose_value=group,
+            callback=callback,
+            metavar="SECONDS",
+            help=f"Give up on a store that has not answered after this long in all "
+            f"(default {DEFAULT_TIMEOUT:g}).",
+        ),
+        click.Option(
             ["--no-color"],
             is_flag=True,
             envvar="NO_COLOR" if group else None,
@@ -158,6 +193,8 @@ def _override_state(ctx: click.Context, param: click.Parameter, value: Any) -> N
         state.verbose = max(state.verbose, value)
     elif param.name == "quiet":
         state.quiet = value
+    elif param.name == "timeout":
+        state.timeout = value
     else:
         state.color = not value
     state.configure_logging()
@@ -223,14 +260,19 @@ def identifier_options(f: F) -> F:
 @click.version_option(__version__, prog_name="ivsecrets")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, no_color: bool
+    ctx: click.Context,
+    config_path: str | None,
+    verbose: int,
+    quiet: bool,
+    timeout: float,
+    no_color: bool,
 ) -> None:
     """Intercom identity-verification secrets: serve, verify and rotate them.
 
     Shell completion: eval "$(_IVSECRETS_COMPLETE=bash_source ivsecrets)" (or zsh_source,
     fish_source).
     """
-    ctx.obj = State(config_path, verbose, quiet, not no_color)
+    ctx.obj = State(config_path, verbose, quiet, not no_color, timeout)
     ctx.obj.configure_logging()
 
 

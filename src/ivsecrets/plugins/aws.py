@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
     ConcurrentRotationError,
+    ConfigError,
     MissingExtraError,
     RotationError,
     SecretNotFoundError,
@@ -125,19 +127,31 @@ class AwsProvider(WritableProvider):
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
                 config=BotoConfig(
-                    connect_timeout=self.option("connect_timeout"),
-                    read_timeout=self.option("read_timeout"),
+                    connect_timeout=self.capped(self.option("connect_timeout")),
+                    read_timeout=self.capped(self.option("read_timeout")),
                     retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
                 ),
             )
         except ProfileNotFound:
-            raise self.store.error(
-                "profile", f"no AWS profile named {self.profile!r}", fix="check ~/.aws/config"
-            ) from None
+            raise self._unknown_profile() from None
         except NoRegionError:
             raise self.store.error(
                 "region", "no AWS region configured", fix='region = "us-east-1" or AWS_REGION'
             ) from None
+
+    def _unknown_profile(self) -> ConfigError:
+        """The error for a profile boto3 cannot find: which name, and where it came from."""
+        if self.profile:
+            name, source = self.profile, "the profile option"
+        else:
+            variable = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+            name, source = os.environ.get(variable, ""), f"the {variable} environment variable"
+        files = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+        files += " or " + os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+        fix = f"define [profile {name}] in {files}, or name an existing profile"
+        if not self.profile:
+            fix += f" (or unset {variable} to use the default credential chain)"
+        return self.store.error("profile", f"no AWS profile named '{name}' (from {source})", fix)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -167,7 +181,7 @@ class AwsProvider(WritableProvider):
                 # Policies written for GetSecretValue alone are common: keep working, one call
                 # per secret, rather than fail every environment.
                 log.warning(
-                    "ivsecrets: store '%s' may not call secretsmanager:BatchGetSecretValue; "
+                    "store '%s' may not call secretsmanager:BatchGetSecretValue; "
                     "loading one secret per call (grant it to load them all in one call)",
                     self.name,
                 )
@@ -183,9 +197,21 @@ class AwsProvider(WritableProvider):
         }
         for entry in response.get("SecretValues", []):
             arn, name = entry.get("ARN", ""), entry.get("Name", "")
+            # AWS always lists the labels; an answer without any (a stub) is taken as current.
+            labels = entry.get("VersionStages") or [LABELS[Stage.current]]
+            current = LABELS[Stage.current] in labels
             for wanted in names:
-                if wanted in (arn, name) or _partial_arn(wanted, arn):
+                if not (wanted in (arn, name) or _partial_arn(wanted, arn)):
+                    continue
+                if current:
                     found[wanted] = _fetched(entry, Stage.current)
+                    continue
+                # Not the current version (moto after a rotation; AWS in a race with a
+                # promote): never serve it as current, read the version that is, by stage.
+                try:
+                    found[wanted] = self._fetch(Reference(wanted), Stage.current, None)
+                except Exception as err:  # noqa: BLE001 - reported per reference
+                    found[wanted] = err
         return found
 
     def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
@@ -211,6 +237,21 @@ class AwsProvider(WritableProvider):
             info = VersionInfo(version, stages, secret.fingerprint, secret.created_at, intercom_id)
             found.append(info)
         return found
+
+    def create_hint(self, reference: str) -> str:
+        """An ``aws secretsmanager create-secret`` line (the value from a file, never argv)."""
+        ref = Reference.parse(reference)
+        if ref.name.startswith("arn:"):
+            return "create the secret this ARN names, or fix the reference"
+        content = f"a JSON object with the key '{ref.key}'" if ref.key else "the secret"
+        region = f" --region {self.region}" if self.region else ""
+        endpoint = f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else ""
+        profile = f" --profile {self.profile}" if self.profile else ""
+        return (
+            f"create it: aws secretsmanager create-secret --name {ref.name} --secret-string "
+            f"file://FILE{region}{profile}{endpoint} (FILE holds {content}), or with "
+            "terraform/modules/aws; or fix the reference"
+        )
 
     def _translate(self, err: Exception) -> StoreError | None:
         try:

@@ -26,3 +26,7 @@ class EnvProvider(Provider):
         if value is None:
             raise SecretNotFoundError(f"environment variable {name} is not set")
         return Fetched(value=value, version=f"env:{name}", stage=stage)
+
+    def create_hint(self, reference: str) -> str:
+        name = Reference.parse(reference).name
+        return f"create it: set the environment variable {name} to the secret; or fix the reference"

@@ -175,9 +175,9 @@ class GcpProvider(WritableProvider):
                 initial=0.1,
                 maximum=1.0,
                 multiplier=2.0,
-                timeout=self.timeout,
+                timeout=self.capped(self.timeout),
             )
-        return {"retry": self._retry, "timeout": self.timeout}
+        return {"retry": self._retry, "timeout": self.capped(self.timeout)}
 
     # -- names --------------------------------------------------------------------------------
 
@@ -246,6 +246,24 @@ class GcpProvider(WritableProvider):
                 "the payload failed its CRC32C check (corrupted in transit)"
             )
         return Fetched(value=data, version=_number(response.name), stage=stage)
+
+    def create_hint(self, reference: str) -> str:
+        """A ``gcloud secrets create`` line (the value from a file, never argv)."""
+        ref = Reference.parse(reference)
+        match = _NAME.match(ref.name)
+        if match is not None:
+            parts = match["secret"].split("/")
+            secret, project = parts[-1], parts[1]
+            location = parts[3] if parts[2] == "locations" else self.location
+        else:
+            secret, project, location = ref.name, self.project, self.location
+        flags = f" --project {project}" if project else ""
+        flags += f" --location {location}" if location else ""
+        content = f"a JSON object with the key '{ref.key}'" if ref.key else "the secret"
+        return (
+            f"create it: gcloud secrets create {secret} --data-file=FILE{flags} (FILE holds "
+            f"{content}), or with terraform/modules/gcp; or fix the reference"
+        )
 
     def _translate(self, err: Exception) -> StoreError | None:
         try:
@@ -350,7 +368,7 @@ class GcpProvider(WritableProvider):
             return self.client().update_secret(
                 secret=update,
                 update_mask={"paths": ["version_aliases", "annotations"]},
-                timeout=self.timeout,
+                timeout=self.capped(self.timeout),
                 retry=None,
             )
         except (_sdk().FailedPrecondition, _sdk().Aborted) as err:
@@ -363,9 +381,9 @@ class GcpProvider(WritableProvider):
         action = "destroy" if destroy else "disable"
         call = getattr(self.client(), f"{action}_secret_version")
         try:
-            call(name=f"{name}/versions/{number}", timeout=self.timeout, retry=None)
+            call(name=f"{name}/versions/{number}", timeout=self.capped(self.timeout), retry=None)
         except _sdk().GoogleAPICallError as err:
-            log.warning("ivsecrets: could not %s version %s of %s: %s", action, number, name, err)
+            log.warning("could not %s version %s of %s: %s", action, number, name, err)
 
     def _stage(
         self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
@@ -393,7 +411,7 @@ class GcpProvider(WritableProvider):
         version = self.client().add_secret_version(
             parent=name,
             payload=SecretPayload(data=data, data_crc32c=_crc32c(data)),
-            timeout=self.timeout,
+            timeout=self.capped(self.timeout),
             retry=None,
         )
         number = int(_number(version.name))
