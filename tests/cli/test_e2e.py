@@ -14,6 +14,7 @@ import pytest
 from ivsecrets import fingerprint
 from ivsecrets.environments import Environment
 from ivsecrets.testing import SECRET_C
+from tests.cli.schemas import check_output
 
 EXE = str(Path(sys.executable).parent / "ivsecrets")
 STORES = ["aws", "gcp", "vault"]
@@ -35,6 +36,7 @@ class Run:
         )
         for value in [*self.secrets.values(), SECRET_C]:
             assert value not in result.stdout and value not in result.stderr
+        check_output(args, result.stdout)
         return result
 
 
@@ -63,14 +65,15 @@ def test_fingerprint_status_hash_and_rotation_by_hand(e2e: Run) -> None:
     pins = e2e("fingerprint", "--format", "json")
     assert pins.returncode == 0, pins.stderr
     ios = Environment.of("ios", "prod")
-    assert json.loads(pins.stdout)["ios/prod"]["fingerprint"] == fingerprint(e2e.secrets[ios])
+    by_env = {e["environment"]: e for e in json.loads(pins.stdout)["environments"]}
+    assert by_env["ios/prod"]["fingerprint"] == fingerprint(e2e.secrets[ios])
     assert e2e("hash", "ios", "prod", "--user-id", "42").returncode == 0
     rotated = e2e("rotate", "ios", "prod", "--update-config", stdin=SECRET_C + "\n")
     assert rotated.returncode == 0, rotated.stderr
     assert fingerprint(SECRET_C) in rotated.stdout
     assert f'fingerprint = "{fingerprint(SECRET_C)}"' in e2e.config.read_text()
     status = json.loads(e2e("status", "--format", "json").stdout)
-    row = next(r for r in status if r["environment"] == "ios/prod")
+    row = next(r for r in status["environments"] if r["environment"] == "ios/prod")
     assert row["versions"]["current"]["fingerprint"] == fingerprint(SECRET_C)
     assert row["versions"]["previous"]["fingerprint"] == fingerprint(e2e.secrets[ios])
     assert e2e("verify").returncode == 0
