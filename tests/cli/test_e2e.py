@@ -76,7 +76,18 @@ def test_fingerprint_status_hash_and_rotation_by_hand(e2e: Run) -> None:
     row = next(r for r in status["environments"] if r["environment"] == "ios/prod")
     assert row["versions"]["current"]["fingerprint"] == fingerprint(SECRET_C)
     assert row["versions"]["previous"]["fingerprint"] == fingerprint(e2e.secrets[ios])
-    assert e2e("verify").returncode == 0
+    report = e2e("verify", "--format", "json")
+    assert report.returncode == 0
+    ios_checks = next(
+        e for e in json.loads(report.stdout)["environments"] if e["environment"] == "ios/prod"
+    )["checks"]
+    (unfinished,) = [c for c in ios_checks if c["name"] == "rotation"]
+    assert unfinished["status"] == "warn"
+    assert (
+        f"previous secret {fingerprint(e2e.secrets[ios])} is still accepted"
+        in unfinished["message"]
+    )
+    assert "'ivsecrets rotate ios prod --finish' after " in unfinished["message"]
     back = e2e("rollback", "ios", "prod")
     assert back.returncode == 0, back.stderr
     result = e2e("verify", "--format", "json")
