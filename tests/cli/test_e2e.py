@@ -90,6 +90,7 @@ def test_fingerprint_status_hash_and_rotation_by_hand(e2e: Run) -> None:
     assert "'ivsecrets rotate ios prod --finish' after " in unfinished["message"]
     back = e2e("rollback", "ios", "prod")
     assert back.returncode == 0, back.stderr
+    assert f"the pin {fingerprint(SECRET_C)} in {e2e.config} now fails" in back.stderr
     result = e2e("verify", "--format", "json")
     assert result.returncode == 1  # the pin now names the rolled-back secret
     assert "config pins" in result.stdout
