@@ -102,8 +102,9 @@ def _yaml_steps(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _terraform_headers(path: Path) -> Iterator[tuple[int, str]]:
+    """The comment lines of the TOML a module writes (HCL strings that start with ``#``)."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if found := re.search(r'"# [^"]*: (ivsecrets [^"]+)"', line):
+        if found := re.search(r'"#\s*([^"]*)"', line):
             yield number, found.group(1)
 
 
