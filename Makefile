@@ -1,16 +1,25 @@
 # Two commands matter on a fresh machine (see README):
-#   make demo   set up .venv and run the main job on the embedded default
-#   make test   set up .venv (+ tools) and run pytest, ruff and mypy strict
+#   make demo   set up .venv with the package alone and run the main job on the embedded default
+#   make test   set up .venv with the test extra (+ tools) and run pytest, ruff and mypy strict
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 CHECKOV_VENV := .tools/checkov
+# One stamp per install, so `make test` after `make demo` still installs the test extra.
+PACKAGE := $(VENV)/.installed-package
+TESTING := $(VENV)/.installed-test
 
 .PHONY: demo test lint typecheck pytest bench bench-peers clean setup
 
-$(BIN)/ivsecrets: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(PACKAGE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TESTING): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -20,28 +29,28 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
 	touch $@
 
-setup: $(BIN)/ivsecrets $(CHECKOV_VENV)/bin/checkov
+setup: $(TESTING) $(CHECKOV_VENV)/bin/checkov
 
-demo: $(BIN)/ivsecrets
+demo: $(PACKAGE)
 	$(BIN)/python -m ivsecrets.demo
 
 pytest: setup
 	IVSECRETS_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
-lint: $(BIN)/ivsecrets
+lint: $(TESTING)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 
-typecheck: $(BIN)/ivsecrets
+typecheck: $(TESTING)
 	$(BIN)/mypy --strict src/ivsecrets
 
 test: lint typecheck pytest
 
-bench: $(BIN)/ivsecrets
+bench: $(TESTING)
 	$(BIN)/python bench/hot_path.py
 	$(BIN)/python bench/verify_speed.py
 
-bench-peers: $(BIN)/ivsecrets
+bench-peers: $(TESTING)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/peers.py
 

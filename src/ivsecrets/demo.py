@@ -34,11 +34,12 @@ def main() -> int:
             os.environ[ec.reference] = _example_secret(env)
             seeded += 1
     from rich.console import Console
+    from rich.markup import escape  # config text and messages are data, never markup
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 110)
     console.print(
-        f"configuration: [bold]{config.source}[/]"
+        f"configuration: [bold]{escape(config.source)}[/]"
         + (f" ({seeded} example secrets put in the environment)" if seeded else "")
     )
     secrets = Secrets(config)
@@ -47,9 +48,9 @@ def main() -> int:
         hasher = secrets.hasher(env.platform, env.workspace)
         ec = config.environments[env]
         table.add_row(
-            str(env),
-            f"{ec.store}:{ec.reference}",
-            hasher.fingerprint,
+            escape(str(env)),
+            escape(f"{ec.store}:{ec.reference}"),
+            escape(hasher.fingerprint),
             hasher.user_hash(user_id="42")[:12] + "…",
         )
     console.print(table)
@@ -57,7 +58,9 @@ def main() -> int:
         user_id="42", expires_in=3600
     )
     console.print(
-        f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: {token[:24]}… (HS256)"
+        escape(
+            f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: {token[:24]}… (HS256)"
+        )
     )
     stats = secrets.stats()
     console.print(
@@ -70,7 +73,8 @@ def main() -> int:
     for env_report in report.environments:
         for check in env_report.checks:
             if check.status.value in ("fail", "error", "warn"):
-                console.print(f"[red]✗ {env_report.environment} {check.name}: {check.message}[/]")
+                text = escape(f"{env_report.environment} {check.name}: {check.message}")
+                console.print(f"[red]✗ {text}[/]")
     summary = report.as_dict()["summary"]
     verdict = "[green]✓ verified[/]" if report.exit_code == 0 else "[red]✗ not verified[/]"
     console.print(

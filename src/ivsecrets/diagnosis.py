@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import hmac
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ivsecrets.api import Secrets
 from ivsecrets.config import Config
 from ivsecrets.environments import Environment, Platform, Stage
-from ivsecrets.errors import IdentifierError, SecretNotFoundError, StoreError
+from ivsecrets.errors import ConfigError, IdentifierError, SecretNotFoundError, StoreError
 from ivsecrets.hashing import user_hash
 from ivsecrets.secret import Secret
 
@@ -61,6 +62,15 @@ def diagnose(
     target = config.environment(platform, workspace).environment
     if user_id is None and email is None:
         raise IdentifierError("diagnose needs the user_id and/or email the Messenger sent")
+    wanted = given_hash.strip()
+    if _HEX64.fullmatch(wanted) is None:
+        # Not echoed: an operator may paste the wrong thing (a secret) into this argument.
+        raise ConfigError(
+            f"the user_hash to diagnose is not 64 hex digits ({_describe(wanted)}): "
+            "a user_hash is the hex HMAC-SHA256 of the identifier",
+            key="user_hash",
+            fix="pass the user_hash exactly as the backend sent it to the Messenger",
+        )
     own = secrets is None
     secrets = secrets if secrets is not None else Secrets(config)
     try:
@@ -68,7 +78,6 @@ def diagnose(
     finally:
         if own:
             secrets.close()
-    wanted = given_hash.strip()
     lowered = wanted.lower()
     expected_kind = "user_id" if user_id is not None else "email"
     identifiers = [(k, v) for k, v in (("user_id", user_id), ("email", email)) if v is not None]
@@ -150,6 +159,16 @@ def diagnose(
         "hash from the identifiers given: check the identifier the backend hashed "
         "and that the backend reads this configuration",
     )
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _describe(given: str) -> str:
+    """What is wrong with a would-be user_hash, without repeating it."""
+    if len(given) != 64:
+        return f"got {len(given)} characters"
+    return "got characters other than 0-9 and a-f"
 
 
 def _candidates(config: Config, secrets: Secrets) -> dict[tuple[Environment, Stage], Secret]:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ivsecrets.api import Secrets
@@ -32,9 +32,23 @@ from ivsecrets.errors import (
 )
 from ivsecrets.hashing import user_hash
 from ivsecrets.intercom import IntercomSecret, check_recorded_secret
+from ivsecrets.provider import WritableProvider
 from ivsecrets.secret import Secret, VersionInfo, shape_problem
 
-__all__ = ["Check", "EnvironmentReport", "Status", "VerifyReport", "verify"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Check",
+    "EnvironmentReport",
+    "Status",
+    "VerifyReport",
+    "promoted_at",
+    "verify",
+]
+
+#: The version of the JSON document ``VerifyReport.as_dict`` makes, described by
+#: docs/schemas/verify.schema.json: fields are only added within a version; removing, renaming
+#: or retyping one increments it.
+SCHEMA_VERSION = 1
 
 
 class Status(str, enum.Enum):
@@ -107,8 +121,10 @@ class VerifyReport:
     def as_dict(self) -> dict[str, Any]:
         counts = {s.value: sum(1 for r in self.environments if r.status is s) for s in Status}
         return {
+            "schema_version": SCHEMA_VERSION,
             "config": self.source,
             "exit_code": self.exit_code,
+            "error": None,  # set only in the document of a configuration error (the CLI's)
             "summary": counts,
             "environments": [r.as_dict() for r in self.environments],
         }
@@ -154,6 +170,9 @@ def verify(
             if isinstance(result, Secret):
                 _check_pin_and_known_hashes(report, ec, result)
                 _check_versions(report, ec, result, versions.get(report.environment), now)
+                _check_unfinished(
+                    report, config, ec, versions.get(report.environment), secrets, now
+                )
         _check_distinct(reports, loaded)
         if intercom is not None:
             _check_intercom(config, reports, versions, intercom)
@@ -169,20 +188,21 @@ def _select(config: Config, platforms: list[str], workspaces: list[str]) -> list
     except ValueError as err:
         raise ConfigError(str(err), key="--platform") from None
     chosen_workspaces = [w.lower() for w in workspaces] or list(config.workspaces)
+    unknown = [w for w in chosen_workspaces if w not in config.workspace_settings]
+    if unknown:
+        names = ", ".join(f"'{w}'" for w in unknown)
+        raise ConfigError(
+            f"workspace {names} is not configured in {config.source}",
+            key="--workspace",
+            fix=f"choose from {', '.join(config.workspaces)}, or add it to workspaces = [...]",
+        )
     reports = []
     for workspace in chosen_workspaces:
-        settings = config.workspace_settings.get(workspace)
+        settings = config.workspace_settings[workspace]
         for platform in chosen_platforms:
             report = EnvironmentReport(Environment(platform, workspace))
             reports.append(report)
-            if settings is None:
-                report.add(
-                    "configured",
-                    Status.fail,
-                    f"workspace '{workspace}' is not configured in {config.source}; "
-                    "add it to workspaces = [...]",
-                )
-            elif platform not in settings.platforms:
+            if platform not in settings.platforms:
                 report.add(
                     "configured",
                     Status.skip,
@@ -325,6 +345,63 @@ def _check_versions(
             )
         else:
             report.add("age", Status.ok, f"{age:.0f} days old")
+
+
+def _check_unfinished(
+    report: EnvironmentReport,
+    config: Config,
+    ec: EnvironmentConfig,
+    versions: list[VersionInfo] | StoreError | None,
+    secrets: Secrets,
+    now: datetime | None,
+) -> None:
+    """Warn about a promoted rotation whose previous secret is still live, with its due date."""
+    if not isinstance(versions, list) or any(Stage.pending in v.stages for v in versions):
+        return  # unreadable (warned above), or still in flight (warned above)
+    previous = next((v for v in versions if Stage.previous in v.stages and not v.retired), None)
+    if previous is None:
+        return
+    current = next((v for v in versions if Stage.current in v.stages), None)
+    cache = config.stores[ec.store].cache
+    grace = cache.ttl + cache.max_stale
+    env = report.environment
+    still = f"the previous secret {previous.fingerprint} is still accepted (promoted, not finished)"
+    if not isinstance(secrets.providers.get(ec.store), WritableProvider):
+        report.add(
+            "rotation",
+            Status.warn,
+            f"{still}; remove it from store '{ec.store}' once every backend has refreshed",
+        )
+        return
+    finish = f"'ivsecrets rotate {env.platform.value} {env.workspace} --finish'"
+    promoted = promoted_at(current)
+    if promoted is None:
+        report.add(
+            "rotation",
+            Status.warn,
+            f"{still}; run {finish} {grace:g} s (cache ttl + max_stale) after the promotion",
+        )
+        return
+    due = promoted + timedelta(seconds=grace)
+    when = due.strftime("%Y-%m-%d %H:%M:%S UTC")
+    now = now or datetime.now(timezone.utc)
+    if now >= due:
+        tail = f"the grace period ended {when}: run {finish} now"
+    else:
+        tail = f"run {finish} after {when} (cache ttl + max_stale = {grace:g} s after promotion)"
+    report.add("rotation", Status.warn, f"{still}; {tail}")
+
+
+def promoted_at(current: VersionInfo | None) -> datetime | None:
+    """When the current version became current (UTC), or None when the store does not say.
+
+    Today that is the current version's creation time: a rotation promotes the version it just
+    created. The one place to change when stores record promotion times.
+    """
+    if current is None or current.created_at is None:
+        return None
+    created = current.created_at
+    return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
 
 
 def _check_distinct(

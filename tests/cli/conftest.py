@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ivsecrets.cli import cli
+from tests.cli.schemas import check_output
 from tests.conftest import KNOWN_SECRETS
 
 # Distinct, Intercom-shaped values; tests scan every output for them.
@@ -32,7 +33,10 @@ class Cli:
     workdir: Path
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        """Run ``ivsecrets ARGS``; a JSON document it prints is checked against its schema."""
+        result = self.runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        check_output(args, result.stdout)
+        return result
 
     def write_config(self, text: str, name: str = "ivsecrets.toml") -> Path:
         path = self.workdir / name

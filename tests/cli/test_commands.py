@@ -24,6 +24,8 @@ def test_fingerprint_prints_pins_that_verify_accepts(run: Cli) -> None:
 def test_fingerprint_previous_and_json(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVSECRETS_WEB_PROD_PREVIOUS", SECRETS["WEB_TEST"][::-1])
     doc = json.loads(run("fingerprint", "--previous", "--format", "json").stdout)
+    assert doc["schema_version"] == 1
+    doc = {e["environment"]: e for e in doc["environments"]}
     assert doc["web/prod"]["previous"] == fingerprint(SECRETS["WEB_TEST"][::-1])
     assert doc["ios/prod"]["previous"] is None
 
@@ -33,7 +35,7 @@ def test_hash_and_jwt(run: Cli) -> None:
     assert result.stdout.strip() == user_hash(SECRETS["IOS_PROD"], user_id="42")
     result = run("hash", "web", "test", "--email", "a@example.com")
     assert result.stdout.strip() == user_hash(SECRETS["WEB_TEST"], email="a@example.com")
-    assert run("hash", "web", "test").exit_code == 1  # no identifier
+    assert run("hash", "web", "test").exit_code == 2  # no identifier: a usage error
     token = run(
         "jwt",
         "android",
@@ -114,7 +116,9 @@ def test_diagnose_unknown(run: Cli) -> None:
 
 def test_status_json(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVSECRETS_WEB_PROD_PENDING", SECRETS["WEB_TEST"][::-1])
-    rows = {r["environment"]: r for r in json.loads(run("status", "--format", "json").stdout)}
+    doc = json.loads(run("status", "--format", "json").stdout)
+    assert doc["schema_version"] == 1
+    rows = {r["environment"]: r for r in doc["environments"]}
     assert rows["web/prod"]["versions"]["current"]["fingerprint"] == fingerprint(
         SECRETS["WEB_PROD"]
     )

@@ -14,6 +14,7 @@ import pytest
 from ivsecrets import fingerprint
 from ivsecrets.environments import Environment
 from ivsecrets.testing import SECRET_C
+from tests.cli.schemas import check_output
 
 EXE = str(Path(sys.executable).parent / "ivsecrets")
 STORES = ["aws", "gcp", "vault"]
@@ -35,6 +36,7 @@ class Run:
         )
         for value in [*self.secrets.values(), SECRET_C]:
             assert value not in result.stdout and value not in result.stderr
+        check_output(args, result.stdout)
         return result
 
 
@@ -63,19 +65,32 @@ def test_fingerprint_status_hash_and_rotation_by_hand(e2e: Run) -> None:
     pins = e2e("fingerprint", "--format", "json")
     assert pins.returncode == 0, pins.stderr
     ios = Environment.of("ios", "prod")
-    assert json.loads(pins.stdout)["ios/prod"]["fingerprint"] == fingerprint(e2e.secrets[ios])
+    by_env = {e["environment"]: e for e in json.loads(pins.stdout)["environments"]}
+    assert by_env["ios/prod"]["fingerprint"] == fingerprint(e2e.secrets[ios])
     assert e2e("hash", "ios", "prod", "--user-id", "42").returncode == 0
     rotated = e2e("rotate", "ios", "prod", "--update-config", stdin=SECRET_C + "\n")
     assert rotated.returncode == 0, rotated.stderr
     assert fingerprint(SECRET_C) in rotated.stdout
     assert f'fingerprint = "{fingerprint(SECRET_C)}"' in e2e.config.read_text()
     status = json.loads(e2e("status", "--format", "json").stdout)
-    row = next(r for r in status if r["environment"] == "ios/prod")
+    row = next(r for r in status["environments"] if r["environment"] == "ios/prod")
     assert row["versions"]["current"]["fingerprint"] == fingerprint(SECRET_C)
     assert row["versions"]["previous"]["fingerprint"] == fingerprint(e2e.secrets[ios])
-    assert e2e("verify").returncode == 0
+    report = e2e("verify", "--format", "json")
+    assert report.returncode == 0
+    ios_checks = next(
+        e for e in json.loads(report.stdout)["environments"] if e["environment"] == "ios/prod"
+    )["checks"]
+    (unfinished,) = [c for c in ios_checks if c["name"] == "rotation"]
+    assert unfinished["status"] == "warn"
+    assert (
+        f"previous secret {fingerprint(e2e.secrets[ios])} is still accepted"
+        in unfinished["message"]
+    )
+    assert "'ivsecrets rotate ios prod --finish' after " in unfinished["message"]
     back = e2e("rollback", "ios", "prod")
     assert back.returncode == 0, back.stderr
+    assert f"the pin {fingerprint(SECRET_C)} in {e2e.config} now fails" in back.stderr
     result = e2e("verify", "--format", "json")
     assert result.returncode == 1  # the pin now names the rolled-back secret
     assert "config pins" in result.stdout

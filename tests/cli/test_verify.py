@@ -81,11 +81,6 @@ def test_missing_environment_secret(run: Cli, monkeypatch: pytest.MonkeyPatch) -
     assert "create it" in message
 
 
-def test_unconfigured_workspace_requested(run: Cli) -> None:
-    message = _failed_message(run, "--workspace", "staging")
-    assert "workspace 'staging' is not configured" in message
-
-
 def test_whitespace_padded_secret(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVSECRETS_IOS_TEST", SECRETS["IOS_TEST"] + "\n")
     assert "surrounding whitespace" in _failed_message(run)

@@ -20,6 +20,7 @@ from ivsecrets.environments import Platform
 from ivsecrets.errors import (
     AccessDeniedError,
     ConfigError,
+    IdentifierError,
     IntercomAPIError,
     IVSecretsError,
     StoreUnavailableError,
@@ -49,7 +50,8 @@ class CliError(click.ClickException):
 
 
 def exit_code_for(err: IVSecretsError) -> int:
-    if isinstance(err, ConfigError):
+    # A missing or unusable identifier is the caller's input, like an unknown --platform.
+    if isinstance(err, (ConfigError, IdentifierError)):
         return 2
     if isinstance(err, (AccessDeniedError, StoreUnavailableError, IntercomAPIError)):
         return 3

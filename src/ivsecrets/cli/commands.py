@@ -20,6 +20,12 @@ from ivsecrets.cli.app import (
 from ivsecrets.environments import Stage
 from ivsecrets.errors import StoreError
 
+#: Versions of the JSON documents ``status`` and ``fingerprint`` print, described by
+#: docs/schemas/{status,fingerprint}.schema.json: fields are only added within a version;
+#: removing, renaming or retyping one increments it.
+STATUS_SCHEMA_VERSION = 1
+FINGERPRINT_SCHEMA_VERSION = 1
+
 
 @cli.command()
 @click.option("--previous", is_flag=True, help="Also show each previous version, as comments.")
@@ -38,7 +44,21 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
             entry["previous"] = older.fingerprint if older else None
         pins[str(env)] = entry
     if output_format == "json":
-        click.echo(json.dumps(pins, indent=2))
+        rows = [
+            {
+                "environment": str(env),
+                "platform": env.platform.value,
+                "workspace": env.workspace,
+                **pins[str(env)],
+            }
+            for env in config.environments
+        ]
+        document = {
+            "schema_version": FINGERPRINT_SCHEMA_VERSION,
+            "config": config.source,
+            "environments": rows,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"# ivsecrets fingerprint ({config.source}): paste into the configuration to pin")
     for env in config.environments:
@@ -158,7 +178,12 @@ def status(state: State, output_format: str) -> None:
     """Per environment: store, reference, current/previous/pending versions, ages, Intercom ids."""
     rows = [row.as_dict() for row in state.secrets.status()]
     if output_format == "json":
-        click.echo(json.dumps(rows, indent=2))
+        document = {
+            "schema_version": STATUS_SCHEMA_VERSION,
+            "config": state.config.source,
+            "environments": rows,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
     from rich.markup import escape
     from rich.table import Table

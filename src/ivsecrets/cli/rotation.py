@@ -83,6 +83,8 @@ def rotate(
         if update_config and result.fingerprint:
             _update_pin(state, result)
     _report(result)
+    if not update_config:
+        _warn_stale_pin(state, result)
 
 
 @cli.command()
@@ -99,6 +101,8 @@ def rollback(state: State, platform: str, workspace: str, update_config: bool) -
     if update_config and result.fingerprint:
         _update_pin(state, result)
     _report(result)
+    if not update_config:
+        _warn_stale_pin(state, result)
 
 
 def _read_new_secret(source: Any) -> SecretValue:
@@ -115,12 +119,35 @@ def _read_new_secret(source: Any) -> SecretValue:
             confirmation_prompt=True,
             prompt_suffix=": ",
         )
-    # Only the line ending a file or pipe adds is dropped; anything else is the operator's
-    # value and is checked (surrounding whitespace is refused, never silently changed).
-    text = text[:-1] if text.endswith("\n") else text
+    text = _drop_line_ending(text)
     if not text:
         raise CliError("no new secret was given", 2)
     return SecretValue(text)
+
+
+def _drop_line_ending(text: str) -> str:
+    """The value without the one line ending a file or pipe adds (``\\n`` or ``\\r\\n``).
+
+    Anything else is the operator's value: surrounding whitespace is refused, never silently
+    changed, with a message that says which whitespace, so the rule and the message agree.
+    """
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending):
+            text = text[: -len(ending)]
+            break
+    if text == text.strip():
+        return text
+    if text[:1].isspace():
+        problem = "leading whitespace"
+    elif text.endswith(("\n", "\r")):
+        problem = "more than one line ending"
+    else:
+        problem = "trailing whitespace"
+    raise CliError(
+        f"the new secret has {problem}; one line ending is accepted, anything else is "
+        "refused: write the value without it, e.g. printf '%s' instead of echo",
+        1,
+    )
 
 
 def _update_pin(state: State, result: RotationResult) -> None:
@@ -136,6 +163,25 @@ def _update_pin(state: State, result: RotationResult) -> None:
     assert result.fingerprint is not None
     write_pin(Path(path), result.environment, result.fingerprint)
     click.echo(f"pinned {result.environment} to {result.fingerprint} in {path}")
+
+
+def _warn_stale_pin(state: State, result: RotationResult) -> None:
+    """Say so when the environment's pinned fingerprint no longer names its current secret."""
+    env = result.environment
+    pinned = state.config.environments[env].fingerprint
+    if pinned is None or result.fingerprint is None or result.fingerprint == pinned:
+        return
+    path = state.config.path
+    where = f" in {path}" if path else ""
+    config_option = f"--config {path} " if path else ""
+    table = f"[environments.{env.platform.value}.{env.workspace}]"
+    pin_line = f'fingerprint = "{result.fingerprint}"'
+    click.echo(
+        f"  warning: the pin {pinned}{where} now fails 'ivsecrets verify' (the current secret "
+        f"is {result.fingerprint}); write {pin_line} under {table} instead (as 'ivsecrets "
+        f"{config_option}fingerprint' prints it); next time, pass --update-config to rotate",
+        err=True,
+    )
 
 
 def _report(result: RotationResult) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ivsecrets.cli.app import State, cli, format_option, pass_state
+from ivsecrets.errors import ConfigError
 
 if TYPE_CHECKING:
     from ivsecrets.config import WorkspaceConfig
@@ -66,13 +70,24 @@ def verify(
     """
     from ivsecrets.verification import verify as run_verify
 
-    report = run_verify(
-        state.config,
-        secrets=state.secrets,
-        platforms=platforms,
-        workspaces=workspaces,
-        intercom=None if no_intercom else _intercom_lister,
-    )
+    try:
+        report = run_verify(
+            state.config,
+            secrets=state.secrets,
+            platforms=platforms,
+            workspaces=workspaces,
+            intercom=None if no_intercom else _intercom_lister,
+        )
+    except ConfigError as err:
+        # A pipeline parsing the report gets the error in its own format too; the message on
+        # stderr and exit code 2 follow as for every command.
+        if output_format == "json":
+            output.write(json.dumps(config_error_document(err), indent=2) + "\n")
+        elif output_format == "junit":
+            output.write(config_error_junit(err) + "\n")
+        elif output_format == "github":
+            output.write(config_error_github(err))
+        raise
     if output_format == "json":
         output.write(report.to_json() + "\n")
     elif output_format == "junit":
@@ -97,7 +112,10 @@ def _intercom_lister(workspace: WorkspaceConfig) -> Any:
 
 
 def _table(state: State, report: VerifyReport, output: Any) -> None:
+    """The report as a rich table. Every string from config, stores or checks is escaped: it is
+    data, never markup (a message naming ``[stores.file]`` must show as written)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(
@@ -119,20 +137,20 @@ def _table(state: State, report: VerifyReport, output: Any) -> None:
         "fingerprint",
         "result",
         "details",
-        title=f"ivsecrets verify ({report.source})",
+        title=escape(f"ivsecrets verify ({report.source})"),
         title_justify="left",
     )
     for env in report.environments:
         problems = [
-            f"{c.name}: {c.message}"
+            escape(f"{c.name}: {c.message}")
             for c in env.checks
             if c.status.value in ("fail", "error", "warn")
         ]
-        passed = ", ".join(c.name for c in env.checks if c.status.value == "ok")
+        passed = escape(", ".join(c.name for c in env.checks if c.status.value == "ok"))
         table.add_row(
-            str(env.environment),
-            f"{env.store}:{env.reference}" if env.store else "-",
-            env.fingerprint or "-",
+            escape(str(env.environment)),
+            escape(f"{env.store}:{env.reference}") if env.store else "-",
+            escape(env.fingerprint or "-"),
             marks[env.status.value],
             "\n".join(problems) or f"[dim]{passed}[/]",
         )
@@ -198,3 +216,103 @@ def github(report: VerifyReport) -> str:
 def _escape(text: str, prop: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+# -- configuration errors in the machine-readable formats -----------------------------------------
+
+
+def config_error_document(err: ConfigError) -> dict[str, Any]:
+    """The JSON document for a configuration error: the report's shape, no environments."""
+    from ivsecrets.verification import SCHEMA_VERSION
+
+    file, line = error_location(err)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "config": err.file,
+        "exit_code": 2,
+        "error": {
+            "message": err.problem,
+            "file": file,
+            "line": line,
+            "key": err.key,
+            "fix": err.fix,
+        },
+        "summary": {"ok": 0, "warn": 0, "fail": 0, "error": 0, "skip": 0},
+        "environments": [],
+    }
+
+
+def config_error_junit(err: ConfigError) -> str:
+    """JUnit XML with one test case, ``configuration``, in error."""
+    suite = ET.Element(
+        "testsuite", name="ivsecrets verify", tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", classname="ivsecrets.config", name="configuration")
+    ET.SubElement(case, "error", message=str(err), type="ConfigError").text = str(err)
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def config_error_github(err: ConfigError) -> str:
+    """A GitHub ``::error`` annotation on the file and line of the key, where they are known."""
+    file, line = error_location(err)
+    props = [f"file={_escape(file, True)}"] if file else []
+    if file and line:
+        props.append(f"line={line}")
+    props.append(f"title={_escape('ivsecrets verify configuration', True)}")
+    return f"::error {','.join(props)}::{_escape(str(err))}\n"
+
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
+
+
+def error_location(err: ConfigError) -> tuple[str | None, int | None]:
+    """The file a configuration error is in and, when it can be found, the line of its key.
+
+    The key is looked up by reading the TOML line by line (table headers and ``key =`` lines);
+    a syntax error carries its line in the message. Either may be None.
+    """
+    if not err.file:
+        return None, None
+    file, _, table = err.file.partition(" [")  # "pyproject.toml [tool.ivsecrets]"
+    prefix = table.rstrip("]") + "." if table else ""
+    path = Path(file)
+    if not path.is_file():
+        return file, None
+    if found := _TOML_POSITION.search(err.problem):
+        return file, int(found.group(1))
+    if not err.key or err.key.startswith("-"):  # a command-line option, not a key in the file
+        return file, None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return file, None
+    wanted = {_normal(err.key), _normal(prefix + err.key)}
+    return file, _key_line(lines, wanted)
+
+
+def _key_line(lines: list[str], wanted: set[str]) -> int | None:
+    table = ""
+    parents: int | None = None  # the nearest header that is a parent of the key, as a fallback
+    for number, text in enumerate(lines, start=1):
+        if header := _TABLE_HEADER.match(text):
+            table = _normal(header.group(1))
+            if table in wanted:
+                return number
+            if parents is None and any(w.startswith(table + ".") for w in wanted):
+                parents = number
+            continue
+        if key := _KEY_LINE.match(text):
+            full = f"{table}.{_normal(key.group(1))}" if table else _normal(key.group(1))
+            if full in wanted:
+                return number
+    return parents
+
+
+def _normal(key: str) -> str:
+    """A dotted key without quotes, spaces or list indexes (``known_hashes[0]``)."""
+    parts = [p.strip().strip("\"'") for p in key.split(".")]
+    return ".".join(re.sub(r"\[\d+\]$", "", p) for p in parts)
