@@ -276,7 +276,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                 file=str(file),
                 fix="create it with 'ivsecrets init' or point to an existing file",
             )
-        log.info("ivsecrets: configuration from %s (%s)", file, origin)
+        log.info("configuration from %s (%s)", file, origin)
         document = _read_file(file, str(file))
         if file.name != "pyproject.toml":
             return _load_file(file, document)
@@ -291,14 +291,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     found = _nearest(Path.cwd())
     if found is None:
         log.info(
-            "ivsecrets: no ivsecrets.toml or pyproject.toml with [tool.ivsecrets] from %s up to "
+            "no ivsecrets.toml or pyproject.toml with [tool.ivsecrets] from %s up to "
             "the repository root; using the embedded default (each secret from the environment "
             "variable IVSECRETS_<PLATFORM>_<WORKSPACE>)",
             Path.cwd(),
         )
         return _build({}, _Origins(EMBEDDED_DEFAULT), EMBEDDED_DEFAULT, None)
     file, document = found
-    log.info("ivsecrets: configuration from %s", file)
+    log.info("configuration from %s", file)
     if file.name == "pyproject.toml":
         return _load_file(file, document["tool"]["ivsecrets"], pyproject=True)
     return _load_file(file, document)

@@ -483,7 +483,7 @@ class Provider(ABC):
             # A trailing newline from `echo > file` is the classic cause of hmac_mismatch. Strip
             # it, but loudly: the hash must never silently change under the operator's feet.
             log.warning(
-                "ivsecrets: stripped surrounding whitespace from the secret of %s "
+                "stripped surrounding whitespace from the secret of %s "
                 "(store '%s', reference '%s'); fix the stored value",
                 environment or "?",
                 self.name,

@@ -22,14 +22,11 @@ outside ivsecrets, such as ``vault kv put``), previous is the version before the
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import logging
 import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Stage
@@ -44,6 +41,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.plugins.vault.auth import AUTH_METHODS, VaultLogin, hvac
+from ivsecrets.plugins.vault.transport import same_host_only, warn_if_unprotected
 from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo
 
@@ -55,7 +53,6 @@ __all__ = ["VaultProvider"]
 _PENDING = ".pending"
 _INTERCOM = "ivsecrets_intercom_secret_id"  # kept beside the value in <path>.pending
 _K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-log = logging.getLogger("ivsecrets")
 
 
 @dataclass(frozen=True)
@@ -161,7 +158,9 @@ class VaultProvider(WritableProvider):
             raise self.store.error("url", "no Vault address", 'url = "https://..." or VAULT_ADDR')
         ca_cert = self._setting("ca_cert", "VAULT_CACERT")
         cert = self._setting("client_cert", "VAULT_CLIENT_CERT")
-        self._warn_if_unprotected(url)
+        if not self._warned:  # once per store
+            self._warned = True
+            warn_if_unprotected(self.name, url, verify=bool(self.option("verify")))
         verify: bool | str = (ca_cert or True) if self.option("verify") else False
         client_cert = (cert, self._setting("client_key", "VAULT_CLIENT_KEY")) if cert else None
         session = self._session
@@ -178,28 +177,8 @@ class VaultProvider(WritableProvider):
             cert=client_cert,
             timeout=self.capped(self.option("timeout")),
             namespace=self._setting("namespace", "VAULT_NAMESPACE") or None,
-            session=_same_host_only(session),
+            session=same_host_only(session),
         )
-
-    def _warn_if_unprotected(self, url: str) -> None:
-        """Warn (once per store) when the token would cross a network unprotected."""
-        if self._warned:
-            return
-        self._warned = True
-        parts = urlsplit(url)
-        if parts.scheme == "http" and not _loopback(parts.hostname or ""):
-            log.warning(
-                "store '%s': Vault at %s is reached over plain http: its token and the secrets "
-                "cross the network unencrypted; use https",
-                self.name,
-                parts.netloc,
-            )
-        if not self.option("verify"):
-            log.warning(
-                "store '%s': verify = false: Vault's TLS certificate is not checked, so anyone "
-                "on the path can pose as Vault and receive its token; set ca_cert instead",
-                self.name,
-            )
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -507,48 +486,3 @@ def _time(text: str | None) -> datetime | None:
         return None
     zone = "+00:00" if found[3] == "Z" else found[3]
     return datetime.fromisoformat(found[1] + (found[2] or "") + zone)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _same_host_only(session: requests.Session) -> requests.Session:
-    """``session``, made to refuse a redirect to another host.
-
-    hvac follows redirects, and requests strips only ``Authorization`` on a cross-host redirect:
-    ``X-Vault-Token`` would go to whichever host a redirect names. The hook runs before requests
-    follows a redirect, for every response of the session.
-    """
-    if _refuse_cross_host_redirect not in session.hooks["response"]:
-        session.hooks["response"].append(_refuse_cross_host_redirect)
-    return session
-
-
-def _another_host(old: str, new: str) -> bool:
-    """Whether a redirect leaves the host (and port) it came from; http to https is not."""
-    a, b = urlsplit(old), urlsplit(new)
-    ports = {"http": 80, "https": 443}
-    port_a, port_b = a.port or ports.get(a.scheme), b.port or ports.get(b.scheme)
-    upgrade = (a.scheme, port_a, b.scheme, port_b) == ("http", 80, "https", 443)
-    return a.hostname != b.hostname or (port_a != port_b and not upgrade)
-
-
-def _refuse_cross_host_redirect(response: requests.Response, **_: Any) -> None:
-    if not response.is_redirect:
-        return
-    import requests
-
-    target = requests.compat.urljoin(response.url, response.headers["location"])
-    if _another_host(response.url, target):
-        response.close()
-        raise StoreUnavailableError(
-            f"Vault at {urlsplit(response.url).netloc} redirected to another host "
-            f"({urlsplit(target).netloc}); refused, so that its token is not sent there: set "
-            "url to the address that answers (the active node or its load balancer)"
-        )
