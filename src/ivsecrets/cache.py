@@ -1,20 +1,34 @@
 """The in-process secret cache: one per store configuration.
 
 Readers never lock. Each environment has a ``_Slot`` whose ``keys`` attribute holds an immutable
-``_Keys`` snapshot (the pre-keyed HMAC, the secret and its deadlines); writers replace the whole
-snapshot, which is atomic in CPython. A reader compares one ``monotonic()`` reading with
-``keys.expires_at`` and only leaves the fast path when the snapshot is cold or overdue.
+``_Keys`` snapshot (the pre-keyed HMAC pads, the secret and its deadlines); writers replace the
+whole snapshot, which is atomic in CPython. A reader compares one ``monotonic()`` reading with
+``keys.expires_at`` and only leaves the fast path when the snapshot is cold, overdue, or a *probe*.
 
 Life of a snapshot (seconds after a successful fetch):
-``0 .. ttl*refresh_ahead`` fresh; the background refresher reloads it at ``refresh_at`` (jittered)
-so warm readers never wait on the network; ``.. ttl`` still fresh; ``.. ttl + max_stale`` stale:
-served while the store fails, with a warning and jittered backoff; after that the cache fails
-closed with :class:`~ivsecrets.errors.StaleSecretError`.
+``0 .. ttl*refresh_ahead`` fresh; the background refresher reloads it at ``refresh_at`` so warm
+readers never wait on the network; ``.. ttl`` still fresh; ``.. ttl + max_stale`` stale: served
+while the store fails, with a warning and jittered backoff; after that the cache fails closed with
+:class:`~ivsecrets.errors.StaleSecretError`.
 
-Fetches are single-flight: one lock per cache serialises store calls (cold loads, refreshes),
-and cold loads batch every cold environment of the store into one call. Readers of warm slots
-never touch that lock. The cache survives ``os.fork()``: the child drops the parent's clients
-and refresher thread and starts its own on first use.
+Refresh in passes (what a fleet pays): the refresher makes one pass per store per period. A pass
+covers every environment *used since the previous pass* whose refresh falls within half a period
+from now, so environments loaded at different times converge onto one pass; jitter is drawn once
+per pass (it spreads processes over time, not the slots of one process). Which environments were
+used costs nothing on the hot path: every snapshot is installed as a *probe* (``expires_at`` in
+the past, the real deadline in ``fresh_until``), so the first reader after a pass takes the slow
+path once, marks the slot used and installs the same snapshot with its real deadline. An
+environment nobody used since the last pass is not refreshed ("idle"): once it expires, its next
+reader does one synchronous load (of that environment only); if that load fails, the last good
+secret is served under the usual stale rules.
+
+Fetches are single-flight: one lock per cache serialises store calls (cold loads, refreshes,
+previous-secret lookups) and cold loads batch every cold environment of the store into one call.
+Past ``max_stale``, at most one store call per back-off interval is made, whatever the number of
+threads; a reader that finds the lock taken waits for that call (at most one store timeout) and
+does not call again. ``previous`` lookups (``verify``) are cached for ``ttl``, failures for a
+back-off interval, so wrong hashes cannot drive store calls. The cache survives ``os.fork()``: the
+child drops the parent's clients and refresher thread and starts its own on first use.
 """
 
 from __future__ import annotations
@@ -27,7 +41,7 @@ import random
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from time import monotonic
 from typing import Any
 
@@ -37,41 +51,139 @@ from ivsecrets.errors import SecretNotFoundError, StaleSecretError, StoreError
 from ivsecrets.provider import Provider
 from ivsecrets.secret import Secret
 
-__all__ = ["CacheEvent", "SecretCache", "prekeyed_mac"]
+__all__ = ["CacheEvent", "PrekeyedHmac", "SecretCache", "prekeyed_mac"]
 
 log = logging.getLogger("ivsecrets")
 _NEVER = float("inf")
+_BLOCK = 64  # SHA-256's block size: the HMAC pads are this long
+_CHECK_MESSAGE = b"ivsecrets: HMAC construction check"
 
 
-def prekeyed_mac(key: bytes) -> Any:
-    """An HMAC-SHA256 object keyed once, to be ``copy()``-ed per message.
+class _Digest:
+    """Stands in for the outer hash when the pads are one OpenSSL HMAC (the fallback path)."""
 
-    Uses the OpenSSL object inside ``hmac.HMAC`` when CPython has one: its ``copy()`` is a single
-    C call, where the Python wrapper's costs an extra object and attribute copies.
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes = b"") -> None:
+        self._value = value
+
+    def copy(self) -> _Digest:
+        return _Digest()
+
+    def update(self, data: bytes) -> None:
+        self._value = data
+
+    def digest(self) -> bytes:
+        return self._value
+
+    def hexdigest(self) -> str:
+        return self._value.hex()
+
+
+class PrekeyedHmac:
+    """HMAC-SHA256 keyed once: ``copy()`` gives an object with ``update``/``digest``/``hexdigest``.
+
+    The fastest construction measured in CPython is two ``hashlib.sha256`` objects that have
+    already absorbed the key's inner and outer pads (RFC 2104): per message, copy the inner one,
+    feed it the message, then feed its digest to a copy of the outer one. It beats copying an
+    OpenSSL HMAC object (bench/hot_path.py measures both). The hot path in ``Hasher.user_hash``
+    uses ``inner``/``outer`` directly; ``verify`` and a JWT signer use ``copy()``.
+
+    When ``hashlib.sha256`` cannot be used this way (a FIPS build that refuses it, or a build
+    whose result differs from ``hmac.new``: checked against ``hmac.new`` for every key installed),
+    ``inner`` is an OpenSSL HMAC object and ``outer`` a pass-through, so the same three steps still
+    give the right digest.
     """
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, inner: Any, outer: Any) -> None:
+        self.inner = inner
+        self.outer = outer
+
+    def __repr__(self) -> str:
+        return "PrekeyedHmac(sha256)"
+
+    def copy(self) -> PrekeyedHmac:
+        return PrekeyedHmac(self.inner.copy(), self.outer)
+
+    def update(self, data: bytes) -> None:
+        self.inner.update(data)
+
+    def digest(self) -> bytes:
+        outer = self.outer.copy()
+        outer.update(self.inner.digest())
+        return outer.digest()  # type: ignore[no-any-return]
+
+    def hexdigest(self) -> str:
+        outer = self.outer.copy()
+        outer.update(self.inner.digest())
+        return outer.hexdigest()  # type: ignore[no-any-return]
+
+
+def _pads(key: bytes) -> tuple[Any, Any]:
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def _openssl_hmac(key: bytes) -> Any:
     mac = hmac.new(key, digestmod=hashlib.sha256)
     return getattr(mac, "_hmac", None) or mac
 
 
+def prekeyed_mac(key: bytes) -> PrekeyedHmac:
+    """A :class:`PrekeyedHmac` for ``key``, checked against ``hmac.new`` before it is used."""
+    expected = hmac.new(key, _CHECK_MESSAGE, hashlib.sha256).digest()
+    try:
+        mac = PrekeyedHmac(*_pads(key))
+        check = mac.copy()
+        check.update(_CHECK_MESSAGE)
+        if hmac.compare_digest(check.digest(), expected):
+            return mac
+    except ValueError:  # a FIPS-restricted hashlib: use OpenSSL's HMAC instead
+        pass
+    log.debug("ivsecrets: hashlib pads unusable here; using OpenSSL's HMAC object")
+    return PrekeyedHmac(_openssl_hmac(key), _Digest())
+
+
 @dataclass(frozen=True)
 class CacheEvent:
-    """What the optional ``on_event`` hook receives: fetch, failure, stale, expired, rotated."""
+    """What the optional ``on_event`` hook receives.
+
+    ``kind`` is one of ``fetch`` (a store call succeeded, ``duration`` in seconds), ``failure``
+    (``error`` says why; a ``StoreThrottledError`` is a throttle), ``stale`` (a stale secret was
+    served; ``age`` is its age in seconds), ``expired`` (failed closed past max_stale),
+    ``rotated`` (a new current secret was installed).
+    """
 
     kind: str
     store: str
     environment: Environment | None = None
     duration: float = 0.0
     error: StoreError | None = field(default=None, repr=False)
+    age: float = 0.0
 
 
 @dataclass(frozen=True)
 class _Keys:
-    """An immutable snapshot of one environment's secret, as readers see it."""
+    """An immutable snapshot of one environment's secret, as readers see it.
 
-    mac: Any = None
+    ``expires_at`` is the readers' gate; it equals ``fresh_until`` once a reader has marked the
+    snapshot used, and is -inf on a probe (installed, not yet read) or a cold slot.
+    """
+
+    mac: PrekeyedHmac | None = None
+    inner: Any = None
+    outer: Any = None
     secret: Secret | None = None
+    loaded_at: float = -_NEVER
     refresh_at: float = -_NEVER
     expires_at: float = -_NEVER
+    fresh_until: float = -_NEVER
     stale_until: float = -_NEVER
     error: StoreError | None = None
     retry_at: float = -_NEVER
@@ -81,17 +193,21 @@ _COLD = _Keys()
 
 
 class _Slot:
-    """One environment in the cache. ``keys`` is replaced whole, never mutated."""
+    """One environment in the cache. ``keys`` is replaced whole, never mutated.
 
-    __slots__ = ("cache", "environment", "hits", "keys", "previous", "reference")
+    ``used``: a reader read it since the last refresh pass; ``idle``: a pass skipped it as unused.
+    """
+
+    __slots__ = ("cache", "environment", "idle", "keys", "previous", "reference", "used")
 
     def __init__(self, cache: SecretCache, environment: Environment, reference: str) -> None:
         self.cache = cache
         self.environment = environment
         self.reference = reference
         self.keys: _Keys = _COLD
-        self.previous: tuple[float, Any, Secret | None] | None = None
-        self.hits = 0  # incremented without a lock: approximate under contention, by design
+        self.previous: tuple[float, PrekeyedHmac | None, Secret | None] | None = None
+        self.used = False
+        self.idle = False
 
 
 class SecretCache:
@@ -114,10 +230,12 @@ class SecretCache:
         self.slots = {env: _Slot(self, env, ref) for env, ref in environments.items()}
         self._counters = {
             "fetches": 0,
+            "refresh_passes": 0,
             "failures": 0,
             "stale_served": 0,
             "expired": 0,
             "rotations_seen": 0,
+            "previous_lookups": 0,
         }
         self._failures_in_a_row = 0
         self._next_attempt = -_NEVER
@@ -127,6 +245,7 @@ class SecretCache:
 
     def _init_threading(self) -> None:
         self._fetch_lock = threading.Lock()
+        self._mark_lock = threading.Lock()  # held for a few attribute writes, never across I/O
         self._thread_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,16 +263,56 @@ class SecretCache:
             return keys
         if keys.secret is None:
             return self._load_cold(slot)
+        if now < keys.fresh_until:
+            return self._mark_used(slot, keys)
+        if slot.idle:
+            return self._load_idle(slot)
+        slot.used = True
         if now < keys.stale_until:
-            self._counters["stale_served"] += 1
-            self._wake_refresher()
+            self._serve_stale(slot, keys, now)
             return keys
-        # Past max_stale: one synchronous attempt (unless backing off), then fail closed.
-        if now >= self._next_attempt:
-            self._refresh(self._due_slots(now, [slot]))
+        return self._past_max_stale(slot)
+
+    def _mark_used(self, slot: _Slot, keys: _Keys) -> _Keys:
+        with self._mark_lock:
+            if slot.keys is keys:
+                slot.keys = keys = replace(keys, expires_at=keys.fresh_until)
+            else:
+                keys = slot.keys
+            slot.used = True
+            woke, slot.idle = slot.idle, False
+        if woke or self._thread is None:
+            self._wake_refresher()
+        return keys
+
+    def _serve_stale(self, slot: _Slot, keys: _Keys, now: float) -> None:
+        self._counters["stale_served"] += 1
+        if self.on_event is not None:
+            self._emit("stale", slot.environment, age=now - keys.loaded_at)
+        self._wake_refresher()
+
+    def _load_idle(self, slot: _Slot) -> _Keys:
+        # Not refreshed because unused: one synchronous load of this environment, then serve.
+        with self._fetch_lock:
+            if slot.idle and monotonic() >= slot.keys.fresh_until:
+                if monotonic() >= self._next_attempt:
+                    self._fetch([slot])
+                slot.idle = False
+        keys = slot.keys
+        if monotonic() < keys.fresh_until:
+            return self._mark_used(slot, keys)
+        return self.keys(slot)
+
+    def _past_max_stale(self, slot: _Slot) -> _Keys:
+        # One store call per back-off interval, whatever the number of threads: the check is
+        # repeated under the lock, so the threads queued behind a failing call do not repeat it.
+        if monotonic() >= self._next_attempt:
+            with self._fetch_lock:
+                if monotonic() >= self._next_attempt and monotonic() >= slot.keys.stale_until:
+                    self._fetch([slot])
         keys = slot.keys
         if monotonic() < keys.stale_until:
-            return keys
+            return keys if monotonic() < keys.expires_at else self.keys(slot)
         self._counters["expired"] += 1
         self._emit("expired", slot.environment)
         raise StaleSecretError(
@@ -164,17 +323,20 @@ class SecretCache:
             environment=slot.environment,
         )
 
-    def previous(self, slot: _Slot) -> Any:
-        """The pre-keyed HMAC of the store's previous version, or None; cached for ``ttl``."""
+    def previous(self, slot: _Slot) -> PrekeyedHmac | None:
+        """The pre-keyed HMAC of the store's previous version, or None.
+
+        Cached for ``ttl`` (an absent previous version too); a failed lookup is remembered for a
+        back-off interval, so that wrong hashes given to ``verify`` cannot drive store calls.
+        """
         cached = slot.previous
-        now = monotonic()
-        if cached is not None and now < cached[0]:
+        if cached is not None and monotonic() < cached[0]:
             return cached[1]
         with self._fetch_lock:
             cached = slot.previous
             if cached is not None and monotonic() < cached[0]:
                 return cached[1]
-            self._counters["fetches"] += 1
+            self._counters["previous_lookups"] += 1
             try:
                 secret: Secret | None = self.provider.load(
                     slot.environment, slot.reference, Stage.previous
@@ -187,7 +349,9 @@ class SecretCache:
                     "ivsecrets: loading the previous secret of %s failed: %s", slot.environment, err
                 )
                 self._emit("failure", slot.environment, error=err)
-                return cached[1] if cached is not None else None
+                mac, old = (cached[1], cached[2]) if cached is not None else (None, None)
+                slot.previous = (monotonic() + self._backoff(), mac, old)
+                return mac
             mac = prekeyed_mac(secret.value.reveal()) if secret is not None else None
             slot.previous = (monotonic() + self.settings.ttl, mac, secret)
             return mac
@@ -211,7 +375,7 @@ class SecretCache:
             assert keys.error is not None
             raise keys.error.with_traceback(None)
         self._ensure_refresher()
-        return keys if monotonic() < keys.stale_until else self.keys(slot)
+        return self.keys(slot)
 
     def refresh(self, environments: Iterable[Environment] | None = None) -> None:
         """Reload now, ignoring TTL and backoff; blocks until done.
@@ -231,27 +395,42 @@ class SecretCache:
         if errors:
             raise errors[0]
 
-    def _refresh(self, slots: list[_Slot]) -> None:
-        if not slots:
-            return
-        with self._fetch_lock:
-            self._fetch(slots)
-
     def _fetch(self, slots: list[_Slot]) -> list[StoreError]:
-        """Fetch ``slots`` in one batch and install the results. Caller holds the fetch lock."""
-        if not slots:
-            return []
+        """Fetch ``slots`` and install the results. Caller holds the fetch lock.
+
+        Cold slots are read with the store's serving read (one batch where the store has one);
+        known ones with its refresh read (which may only check that the version is unchanged).
+        """
+        cold = [s for s in slots if s.keys.secret is None]
+        known = [s for s in slots if s.keys.secret is not None]
+        errors = []
+        if cold:
+            errors += self._fetch_part(cold, refresh=False)
+        if known:
+            errors += self._fetch_part(known, refresh=True)
+        return errors
+
+    def _fetch_part(self, slots: list[_Slot], refresh: bool) -> list[StoreError]:
         started = monotonic()
         self._counters["fetches"] += 1
-        results = self.provider.load_many({s.environment: s.reference for s in slots})
+        wanted = {s.environment: s.reference for s in slots}
+        if refresh:
+            self._counters["refresh_passes"] += 1
+            current = {s.environment: s.keys.secret for s in slots if s.keys.secret is not None}
+            results = self.provider.refresh_many(wanted, current)
+        else:
+            results = self.provider.serve_many(wanted)
         now = monotonic()
-        self._emit("fetch", None, now - started)
         errors = []
         warm_failed = False
+        s = self.settings
+        # One jitter draw per pass: jitter spreads the processes of a fleet, not one process's
+        # environments (those stay together, so the next pass is one call again).
+        ahead = s.ttl * s.refresh_ahead * (1.0 - s.jitter * random.random())
         for slot in slots:
             result = results[slot.environment]
             if isinstance(result, Secret):
-                self._install(slot, result, now)
+                self._install(slot, result, now, ahead)
                 continue
             errors.append(result)
             self._counters["failures"] += 1
@@ -270,9 +449,11 @@ class SecretCache:
                     "good one (%s) until %.0f s from now: %s",
                     slot.environment,
                     slot.keys.secret.fingerprint,
-                    slot.keys.stale_until - now,
+                    max(0.0, slot.keys.stale_until - now),
                     result,
                 )
+        if len(errors) < len(slots):
+            self._emit("fetch", None, now - started)
         if warm_failed:
             self._failures_in_a_row += 1
             self._next_attempt = now + self._backoff()
@@ -281,9 +462,10 @@ class SecretCache:
             self._next_attempt = -_NEVER
         return errors
 
-    def _install(self, slot: _Slot, secret: Secret, now: float) -> None:
+    def _install(self, slot: _Slot, secret: Secret, now: float, ahead: float) -> None:
         s = self.settings
-        old = slot.keys.secret
+        keys = slot.keys
+        old = keys.secret
         if old is not None and old.fingerprint != secret.fingerprint:
             self._counters["rotations_seen"] += 1
             slot.previous = None  # the store's previous version has changed too
@@ -294,14 +476,23 @@ class SecretCache:
                 old.fingerprint,
             )
             self._emit("rotated", slot.environment)
-        ahead = s.ttl * s.refresh_ahead * (1.0 - s.jitter * random.random())
-        slot.keys = _Keys(
-            mac=prekeyed_mac(secret.value.reveal()),
+        if old is not None and old.fingerprint == secret.fingerprint and keys.mac is not None:
+            mac = keys.mac  # unchanged (a version check): keep the pads, skip the check
+        else:
+            mac = prekeyed_mac(secret.value.reveal())
+        new = _Keys(  # a probe: the first reader marks it used (see the module docstring)
+            mac=mac,
+            inner=mac.inner,
+            outer=mac.outer,
             secret=secret,
+            loaded_at=now,
             refresh_at=now + ahead,
-            expires_at=now + s.ttl,
+            fresh_until=now + s.ttl,
             stale_until=now + s.ttl + s.max_stale,
         )
+        with self._mark_lock:
+            slot.keys = new
+            slot.used = False
 
     def _backoff(self) -> float:
         s = self.settings
@@ -314,19 +505,39 @@ class SecretCache:
         environment: Environment | None,
         duration: float = 0.0,
         error: StoreError | None = None,
+        age: float = 0.0,
     ) -> None:
         if self.on_event is None:
             return
         try:
-            self.on_event(CacheEvent(kind, self.provider.name, environment, duration, error))
+            self.on_event(CacheEvent(kind, self.provider.name, environment, duration, error, age))
         except Exception:  # a metrics hook must never break serving
             log.exception("ivsecrets: the on_event hook raised")
 
     # -- the background refresher ---------------------------------------------------------------
 
-    def _due_slots(self, now: float, slots: Iterable[_Slot] | None = None) -> list[_Slot]:
-        candidates = self.slots.values() if slots is None else slots
-        return [s for s in candidates if s.keys.secret is not None and now >= s.keys.refresh_at]
+    def _pass(self, now: float) -> list[_Slot]:
+        """The slots this refresh pass reloads; marks the unused ones idle."""
+        window = now + self.settings.ttl * self.settings.refresh_ahead / 2
+        due = []
+        for slot in self.slots.values():
+            keys = slot.keys
+            if keys.secret is None or slot.idle:
+                continue
+            if slot.used and keys.refresh_at <= window:
+                due.append(slot)
+            elif not slot.used and keys.refresh_at <= now:
+                slot.idle = True  # reloaded by its next reader, if any
+        return due if any(s.keys.refresh_at <= now for s in due) else []
+
+    def _refresh_pass(self) -> None:
+        with self._fetch_lock:
+            now = monotonic()
+            if now < self._next_attempt:
+                return
+            due = self._pass(now)
+            if due:
+                self._fetch(due)
 
     def _ensure_refresher(self) -> None:
         if self._thread is not None or self._closed:
@@ -346,18 +557,17 @@ class SecretCache:
     def _run(self) -> None:
         wake = self._wake
         while not self._closed:
+            try:
+                self._refresh_pass()
+            except Exception:  # the refresher must outlive surprises
+                log.exception("ivsecrets: the background refresh failed unexpectedly")
+                self._failures_in_a_row += 1
+                self._next_attempt = monotonic() + self._backoff()
             now = monotonic()
-            if now >= self._next_attempt:
-                due = self._due_slots(now)
-                if due:
-                    try:
-                        self._refresh(due)
-                    except Exception:  # the refresher must outlive surprises
-                        log.exception("ivsecrets: the background refresh failed unexpectedly")
-                        self._failures_in_a_row += 1
-                        self._next_attempt = monotonic() + self._backoff()
             deadlines = [
-                s.keys.refresh_at for s in self.slots.values() if s.keys.secret is not None
+                s.keys.refresh_at
+                for s in self.slots.values()
+                if s.keys.secret is not None and not s.idle
             ]
             next_run = max(min(deadlines, default=now + self.settings.ttl), self._next_attempt)
             wake.wait(timeout=max(0.0, min(next_run - monotonic(), 60.0)))
@@ -366,11 +576,17 @@ class SecretCache:
     # -- lifecycle and metrics -----------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        """Counters: hits, fetches (store calls), failures, stale_served, expired, ..."""
+        """Counters: fetches (store reads), refresh_passes, failures, stale_served, expired, ...
+
+        There is no hit counter: counting every hash would cost the hot path (see
+        bench/hot_path.py); the metrics hook counts what leaves it.
+        """
         counters = dict(self._counters)
-        counters["hits"] = sum(s.hits for s in self.slots.values())
         counters["environments_loaded"] = sum(
             1 for s in self.slots.values() if s.keys.secret is not None
+        )
+        counters["environments_used"] = sum(
+            1 for s in self.slots.values() if s.keys.secret is not None and not s.idle
         )
         return counters
 
@@ -391,7 +607,9 @@ class SecretCache:
         for slot in self.slots.values():
             keys = slot.keys
             if keys.secret is not None:
-                slot.keys = _Keys(keys.mac, keys.secret, -_NEVER, -_NEVER, keys.stale_until)
+                slot.keys = replace(keys, refresh_at=-_NEVER, expires_at=-_NEVER)
+                slot.used = True
+                slot.idle = False
 
 
 _LIVE_CACHES: weakref.WeakSet[SecretCache] = weakref.WeakSet()

@@ -350,12 +350,40 @@ class Provider(ABC):
                 results[env] = err
         return results
 
-    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
-        """The current, previous and pending versions the store holds (values never included)."""
+    def serve_many(
+        self, wanted: Mapping[Environment, str]
+    ) -> dict[Environment, Secret | StoreError]:
+        """The cache's cold load of several environments: ``load_many`` unless the store has a
+        read that costs a fleet less (see docs/stores/). Same contract as ``load_many``."""
+        return self.load_many(wanted)
+
+    def refresh_many(
+        self, wanted: Mapping[Environment, str], current: Mapping[Environment, Secret]
+    ) -> dict[Environment, Secret | StoreError]:
+        """The cache's refresh of environments it holds (``current``: what it serves now).
+
+        ``load_many`` by default; a store with a cheap version check may return the ``current``
+        secret itself when its version has not changed. Same contract as ``load_many``.
+        """
+        return self.load_many(wanted)
+
+    def versions(
+        self,
+        environment: Environment | None,
+        reference: str,
+        current: Secret | None = None,
+    ) -> list[VersionInfo]:
+        """The current, previous and pending versions the store holds (values never included).
+
+        ``current``: the current secret if the caller has just loaded it (not read again).
+        """
         found = []
         for stage in Stage:
             try:
-                secret = self.load(environment, reference, stage)
+                if stage is Stage.current and current is not None:
+                    secret = current
+                else:
+                    secret = self.load(environment, reference, stage)
             except SecretNotFoundError:
                 continue
             except AccessDeniedError:
