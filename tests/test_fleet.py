@@ -101,7 +101,7 @@ def test_a_process_that_serves_one_environment_refreshes_one_secret(
         stats = secrets.stats()["aws"]
     finally:
         secrets.close()
-    cold, *refreshes = passes(calls)
+    _cold, *refreshes = passes(calls)
     assert refreshes, "the refresher ran"
     wanted = aws_six.references[IOS_PROD]
     for group in refreshes:
