@@ -23,7 +23,9 @@ reader does one synchronous load (of that environment only); if that load fails,
 secret is served under the usual stale rules.
 
 Fetches are single-flight: one lock per cache serialises store calls (cold loads, refreshes,
-previous-secret lookups) and cold loads batch every cold environment of the store into one call.
+previous-secret lookups). Where the store reads several secrets per call
+(``Provider.batches_serving``), a cold load batches every cold environment of the store into that
+call; otherwise it loads only the environment asked for.
 Past ``max_stale``, at most one store call per back-off interval is made, whatever the number of
 threads; a reader that finds the lock taken waits for that call (at most one store timeout) and
 does not call again. ``previous`` lookups (``verify``) are cached for ``ttl``, failures for a
@@ -364,12 +366,14 @@ class SecretCache:
             if keys.secret is None:
                 if keys.error is not None and monotonic() < keys.retry_at:
                     raise keys.error.with_traceback(None)
+                # A batch read loads every cold environment for free; a per-secret read only
+                # the one asked for (the others may never be used by this process).
                 cold = [
                     s
                     for s in self.slots.values()
                     if s.keys.secret is None and (s is slot or s.keys.error is None)
                 ]
-                self._fetch(cold)
+                self._fetch(cold if self.provider.batches_serving() else [slot])
                 keys = slot.keys
         if keys.secret is None:
             assert keys.error is not None

@@ -350,6 +350,12 @@ class Provider(ABC):
                 results[env] = err
         return results
 
+    def batches_serving(self) -> bool:
+        """Whether ``serve_many`` reads several secrets per call. The cache then loads every cold
+        environment of the store in that one call; otherwise only the environment asked for (a
+        secret read along would cost a call of its own, for an environment perhaps never used)."""
+        return type(self)._fetch_current_many is not Provider._fetch_current_many
+
     def serve_many(
         self, wanted: Mapping[Environment, str]
     ) -> dict[Environment, Secret | StoreError]:

@@ -211,6 +211,10 @@ class AwsProvider(WritableProvider):
 
     # -- serving a fleet (the cache's reads) ----------------------------------------------------
 
+    def batches_serving(self) -> bool:
+        """Only ``read_api = "batch"`` reads several secrets per call."""
+        return self.read_api == "batch" and self._batch
+
     def serve_many(
         self, wanted: Mapping[Environment, str]
     ) -> dict[Environment, Secret | StoreError]:
