@@ -191,3 +191,35 @@ def _fp(value: str) -> str:
     from ivsecrets import fingerprint
 
     return fingerprint(value)
+
+
+@pytest.mark.parametrize("length", [1, 32, 63, 64, 65, 200])
+def test_the_prekeyed_pads_give_hmac_sha256(length: int) -> None:
+    import hashlib
+    import hmac
+
+    from ivsecrets.cache import prekeyed_mac
+
+    key = bytes(range(256))[:length]
+    mac = prekeyed_mac(key)
+    for message in (b"", b"42", "ünïcode".encode(), b"x" * 300):
+        expected = hmac.new(key, message, hashlib.sha256)
+        copy = mac.copy()
+        copy.update(message)
+        assert copy.hexdigest() == expected.hexdigest()
+        again = mac.copy()
+        again.update(message)
+        assert again.digest() == expected.digest()
+    assert "PrekeyedHmac" in repr(mac) and key.hex() not in repr(mac)
+
+
+def test_verify_and_user_hash_agree_with_the_published_vectors(store: MemoryStore) -> None:
+    store.values["web-prod"] = "s3cre7"
+    secrets = make(store)
+    hasher = secrets.hasher("web", "prod")
+    try:
+        expected = "844240a2deab99438ade8e7477aa832e22adb0e1eb1ad7754ff8d4054fb63869"
+        assert hasher.user_hash(email="test@intercom.io") == expected
+        assert hasher.verify(expected.upper(), email="test@intercom.io")
+    finally:
+        secrets.close()

@@ -5,8 +5,9 @@ README documents and the ``aws-agent`` store relies on: ``GET /secretsmanager/ge
 ``secretId`` and optionally ``versionStage``, ``versionId`` or ``refreshNow=true``; the SSRF token
 in ``X-Aws-Parameters-Secrets-Token`` (a request without it, or with another token, gets 403);
 answers in ``GetSecretValue``'s JSON shape, AWS errors relayed as 400 with their ``__type``; and a
-cache of ``ttl`` seconds per (secretId, versionStage, versionId) shared by every client, in front
-of moto's Secrets Manager, so tests can count the calls that reach the store.
+cache of ``ttl`` seconds per (secretId, versionStage, versionId) shared by every client and
+refreshed once per expiry however many clients ask at the same time, in front of moto's Secrets
+Manager, so tests can count the calls that reach the store.
 
 Fixture ``aws_agent``: a running :class:`AgentServer` (``.url``, ``.token``, ``.token_file``,
 ``.store_calls``, ``.requests``, ``.ttl``), on a free 127.0.0.1 port, stopped after the test.
@@ -42,6 +43,7 @@ class AgentServer:
         self.store_calls = 0  # GetSecretValue calls that reached Secrets Manager
         self.requests = 0  # HTTP requests answered
         self._cache: dict[tuple[str, str, str], tuple[float, bytes]] = {}
+        self._entry_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
         agent = self
 
@@ -75,8 +77,15 @@ class AgentServer:
         query = dict(urllib.parse.parse_qsl(parts.query))
         if parts.path != "/secretsmanager/get" or "secretId" not in query:
             return 400, b'{"__type":"ValidationException","message":"missing secretId"}'
-        stage, version = query.get("versionStage", ""), query.get("versionId", "")
-        key = (query["secretId"], stage, version)
+        key = (query["secretId"], query.get("versionStage", ""), query.get("versionId", ""))
+        with self._lock:
+            entry_lock = self._entry_locks.setdefault(key, threading.Lock())
+        # One refresh per entry at a time: requests that find it expired together wait for it.
+        with entry_lock:
+            return self._answer(key, query)
+
+    def _answer(self, key: tuple[str, str, str], query: dict[str, str]) -> tuple[int, bytes]:
+        stage, version = key[1], key[2]
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key)
