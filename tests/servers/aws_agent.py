@@ -10,7 +10,8 @@ refreshed once per expiry however many clients ask at the same time, in front of
 Manager, so tests can count the calls that reach the store.
 
 Fixture ``aws_agent``: a running :class:`AgentServer` (``.url``, ``.token``, ``.token_file``,
-``.store_calls``, ``.requests``, ``.ttl``), on a free 127.0.0.1 port, stopped after the test.
+``.store_calls``, ``.store_log``, ``.requests``, ``.ttl``), on a free 127.0.0.1 port, stopped
+after the test.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class AgentServer:
         self.ttl = ttl
         self.store_calls = 0  # GetSecretValue calls that reached Secrets Manager
         self.requests = 0  # HTTP requests answered
+        self.store_log: list[tuple[float, tuple[str, str, str]]] = []  # (when, entry) per call
         self._cache: dict[tuple[str, str, str], tuple[float, bytes]] = {}
         self._entry_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -99,6 +101,7 @@ class AgentServer:
             del kwargs["VersionStage"]
         with self._lock:
             self.store_calls += 1
+            self.store_log.append((now, key))
         try:
             response = self.client.get_secret_value(**kwargs)
         except Exception as err:  # relayed as the agent does: the AWS error type, status 400
