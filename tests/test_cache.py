@@ -223,3 +223,36 @@ def test_verify_and_user_hash_agree_with_the_published_vectors(store: MemoryStor
         assert hasher.verify(expected.upper(), email="test@intercom.io")
     finally:
         secrets.close()
+
+
+def test_bad_hashes_cannot_drive_previous_lookups_while_the_store_fails(
+    store: MemoryStore,
+) -> None:
+    # Today's failure: every verify() of a wrong hash asked the store for the previous secret
+    # again while the store was failing (8 concurrent bad hashes made 8 calls).
+    store.latency = 0.05
+    secrets = make(store, backoff_base=5, backoff_max=5)
+    hasher = secrets.hasher("ios", "prod")
+    try:
+        good = hasher.user_hash(user_id="1")
+        store.down = True
+        calls = store.calls
+        barrier = threading.Barrier(8)
+        results: list[bool] = []
+
+        def bad() -> None:
+            barrier.wait()
+            results.append(hasher.verify("0" * 64, user_id="1"))
+
+        threads = [threading.Thread(target=bad) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for _ in range(20):
+            results.append(hasher.verify("f" * 64, user_id="1"))
+        assert store.calls - calls == 1, "one lookup, then backed off"
+        assert not any(results)
+        assert hasher.verify(good, user_id="1"), "the current secret still verifies"
+    finally:
+        secrets.close()
