@@ -351,10 +351,12 @@ class Provider(ABC):
         return results
 
     def batches_serving(self) -> bool:
-        """Whether ``serve_many`` reads several secrets per call. The cache then loads every cold
-        environment of the store in that one call; otherwise only the environment asked for (a
-        secret read along would cost a call of its own, for an environment perhaps never used)."""
-        return type(self)._fetch_current_many is not Provider._fetch_current_many
+        """Whether reading several secrets costs about what reading one does (a batch API, or a
+        local store). The cache then loads every cold environment of the store at once;
+        otherwise only the environment asked for (a secret read along would cost a call of its
+        own, for an environment perhaps never used). Remote stores that read one secret per call
+        return False."""
+        return True
 
     def serve_many(
         self, wanted: Mapping[Environment, str]

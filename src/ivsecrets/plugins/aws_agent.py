@@ -103,6 +103,11 @@ class AwsAgentProvider(Provider):
             f"(a token or file:///path), or make {DEFAULT_TOKEN_FILE} readable"
         )
 
+    def batches_serving(self) -> bool:
+        """One request per secret, and the agent reads from AWS what it is asked: a cold load
+        reads only the environment asked for."""
+        return False
+
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
         query = {"secretId": ref.name}
         if version is not None:

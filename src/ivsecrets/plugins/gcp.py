@@ -209,6 +209,10 @@ class GcpProvider(WritableProvider):
 
     # -- reading ------------------------------------------------------------------------------
 
+    def batches_serving(self) -> bool:
+        """One access per secret: a cold load reads only the environment asked for."""
+        return False
+
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
         name, pinned = self._names(ref)
         if version is not None:
