@@ -1,9 +1,10 @@
 """The in-process secret cache: one per store configuration.
 
-Readers never lock. Each environment has a ``_Slot`` whose ``keys`` attribute holds an immutable
-``_Keys`` snapshot (the pre-keyed HMAC pads, the secret and its deadlines); writers replace the
-whole snapshot, which is atomic in CPython. A reader compares one ``monotonic()`` reading with
-``keys.expires_at`` and only leaves the fast path when the snapshot is cold, overdue, or a *probe*.
+Readers never lock and read no clock. Each environment has a ``_Slot`` whose ``keys`` attribute
+holds an immutable ``_Keys`` snapshot (the pre-keyed HMAC pads, the secret and its deadlines);
+writers replace the whole snapshot, which is atomic in CPython. A reader leaves the fast path only
+when the snapshot has no pads: cold, a *probe*, or past ``fresh_until``, when the process's expiry
+thread (which does no I/O) clears them; the slow path then reads the clock and decides.
 
 Life of a snapshot (seconds after a successful fetch):
 ``0 .. ttl*refresh_ahead`` fresh; the background refresher reloads it at ``refresh_at`` so warm
@@ -15,9 +16,9 @@ Refresh in passes (what a fleet pays): the refresher makes one pass per store pe
 covers every environment *used since the previous pass* whose refresh falls within half a period
 from now, so environments loaded at different times converge onto one pass; jitter is drawn once
 per pass (it spreads processes over time, not the slots of one process). Which environments were
-used costs nothing on the hot path: every snapshot is installed as a *probe* (``expires_at`` in
-the past, the real deadline in ``fresh_until``), so the first reader after a pass takes the slow
-path once, marks the slot used and installs the same snapshot with its real deadline. An
+used costs nothing on the hot path: every snapshot is installed as a *probe* (without its pads),
+so the first reader after a pass takes the slow path once, marks the slot used and installs the
+same snapshot with its pads. An
 environment nobody used since the last pass is not refreshed ("idle"): once it expires, its next
 reader does one synchronous load (of that environment only); if that load fails, the last good
 secret is served under the usual stale rules.
@@ -174,8 +175,10 @@ class CacheEvent:
 class _Keys:
     """An immutable snapshot of one environment's secret, as readers see it.
 
-    ``expires_at`` is the readers' gate; it equals ``fresh_until`` once a reader has marked the
-    snapshot used, and is -inf on a probe (installed, not yet read) or a cold slot.
+    ``inner``/``outer`` (the HMAC pads the hot path uses) are the readers' gate: set on a snapshot
+    that is fresh and marked used, None on a probe (installed, not yet read), on one past
+    ``fresh_until`` (the expiry thread clears them) and on a cold slot. The hot path reads no
+    clock: a None pad sends it to :meth:`SecretCache.keys`.
     """
 
     mac: PrekeyedHmac | None = None
@@ -184,7 +187,6 @@ class _Keys:
     secret: Secret | None = None
     loaded_at: float = -_NEVER
     refresh_at: float = -_NEVER
-    expires_at: float = -_NEVER
     fresh_until: float = -_NEVER
     stale_until: float = -_NEVER
     error: StoreError | None = None
@@ -258,34 +260,53 @@ class SecretCache:
     # -- reader side ----------------------------------------------------------------------------
 
     def keys(self, slot: _Slot) -> _Keys:
-        """The snapshot to serve for ``slot`` (the slow path behind the hasher's fast check)."""
+        """The snapshot to serve for ``slot`` (the slow path behind the hasher's fast check).
+
+        What it returns always has its pads set; it may be a stale one that ``slot`` does not
+        hold (so that the next reader comes here again).
+        """
         keys = slot.keys
         now = monotonic()
-        if now < keys.expires_at:
-            return keys
         if keys.secret is None:
             return self._load_cold(slot)
         if now < keys.fresh_until:
-            return self._mark_used(slot, keys)
+            return keys if keys.inner is not None else self._mark_used(slot, keys)
         if slot.idle:
             return self._load_idle(slot)
         slot.used = True
         if now < keys.stale_until:
             self._serve_stale(slot, keys, now)
-            return keys
+            return _armed(keys)
         return self._past_max_stale(slot)
 
     def _mark_used(self, slot: _Slot, keys: _Keys) -> _Keys:
         with self._mark_lock:
             if slot.keys is keys:
-                slot.keys = keys = replace(keys, expires_at=keys.fresh_until)
+                slot.keys = keys = _armed(keys)
             else:
                 keys = slot.keys
             slot.used = True
             woke, slot.idle = slot.idle, False
+        _EXPIRY.watch(self)
         if woke or self._thread is None:
             self._wake_refresher()
-        return keys
+        return keys if keys.inner is not None else _armed(keys)
+
+    def _expire(self, now: float) -> float:
+        """Clear the pads of snapshots past ``fresh_until`` (the expiry thread calls this);
+        returns the next such deadline."""
+        soonest = _NEVER
+        for slot in self.slots.values():
+            keys = slot.keys
+            if keys.inner is None:
+                continue
+            if now >= keys.fresh_until:
+                with self._mark_lock:
+                    if slot.keys is keys:
+                        slot.keys = replace(keys, inner=None, outer=None)
+            else:
+                soonest = min(soonest, keys.fresh_until)
+        return soonest
 
     def _serve_stale(self, slot: _Slot, keys: _Keys, now: float) -> None:
         self._counters["stale_served"] += 1
@@ -301,7 +322,7 @@ class SecretCache:
                     self._fetch([slot])
                 slot.idle = False
         keys = slot.keys
-        if monotonic() < keys.fresh_until:
+        if keys.secret is not None and monotonic() < keys.fresh_until:
             return self._mark_used(slot, keys)
         return self.keys(slot)
 
@@ -314,7 +335,7 @@ class SecretCache:
                     self._fetch([slot])
         keys = slot.keys
         if monotonic() < keys.stale_until:
-            return keys if monotonic() < keys.expires_at else self.keys(slot)
+            return self.keys(slot)
         self._counters["expired"] += 1
         self._emit("expired", slot.environment)
         raise StaleSecretError(
@@ -484,10 +505,8 @@ class SecretCache:
             mac = keys.mac  # unchanged (a version check): keep the pads, skip the check
         else:
             mac = prekeyed_mac(secret.value.reveal())
-        new = _Keys(  # a probe: the first reader marks it used (see the module docstring)
+        new = _Keys(  # a probe, no pads: the first reader marks it used (module docstring)
             mac=mac,
-            inner=mac.inner,
-            outer=mac.outer,
             secret=secret,
             loaded_at=now,
             refresh_at=now + ahead,
@@ -611,15 +630,64 @@ class SecretCache:
         for slot in self.slots.values():
             keys = slot.keys
             if keys.secret is not None:
-                slot.keys = replace(keys, refresh_at=-_NEVER, expires_at=-_NEVER)
+                slot.keys = replace(keys, refresh_at=-_NEVER, inner=None, outer=None)
                 slot.used = True
                 slot.idle = False
 
 
+def _armed(keys: _Keys) -> _Keys:
+    """``keys`` with its pads set, for a reader to use."""
+    assert keys.mac is not None
+    return replace(keys, inner=keys.mac.inner, outer=keys.mac.outer)
+
+
+class _ExpiryThread:
+    """Clears the pads of snapshots when they stop being fresh, so the hot path needs no clock.
+
+    One daemon thread per process for every cache; it never does I/O and takes a cache's mark
+    lock for one assignment. It sleeps until the next deadline (at most a second, as a safety
+    net) and is woken when a reader arms a snapshot. A forked child starts its own on first use.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._caches: weakref.WeakSet[SecretCache] = weakref.WeakSet()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cache: SecretCache) -> None:
+        if cache not in self._caches or self._thread is None:
+            with self._lock:
+                self._caches.add(cache)
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="ivsecrets-expiry", daemon=True
+                    )
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = monotonic()
+            soonest = now + 1.0
+            for cache in list(self._caches):
+                try:
+                    soonest = min(soonest, cache._expire(now))
+                except Exception:  # the expiry thread must outlive surprises
+                    log.exception("ivsecrets: expiring cached secrets failed unexpectedly")
+            self._wake.wait(timeout=max(0.0, soonest - monotonic()))
+
+
 _LIVE_CACHES: weakref.WeakSet[SecretCache] = weakref.WeakSet()
+_EXPIRY = _ExpiryThread()
 
 
 def _after_fork() -> None:
+    _EXPIRY._reset()
     for cache in list(_LIVE_CACHES):
         cache._after_fork_in_child()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import time
 from datetime import timedelta
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.errors import IdentifierError
@@ -82,7 +81,7 @@ class Hasher:
         """The pre-keyed HMAC of the current secret (``copy()`` it; a JWT signer may reuse it)."""
         slot = self._slot
         keys = slot.keys
-        if monotonic() >= keys.expires_at:
+        if keys.inner is None:
             keys = slot.cache.keys(slot)
         return keys.mac
 
@@ -97,13 +96,16 @@ class Hasher:
         else:
             message = identifier(user_id, email)
         # _mac() inlined, and HMAC from the key's pre-hashed inner and outer pads (RFC 2104): the
-        # cheapest correct construction measured (bench/hot_path.py). No counter, no lock: which
-        # environments are used is learnt off this path (see ivsecrets.cache).
+        # cheapest correct construction measured (bench/hot_path.py). No counter, no lock, no
+        # clock: which environments are used, and when a secret stops being fresh, are handled
+        # off this path (see ivsecrets.cache).
         slot = self._slot
         keys = slot.keys
-        if monotonic() >= keys.expires_at:
+        inner = keys.inner
+        if inner is None:  # cold, not yet marked used, or no longer fresh: the slow path decides
             keys = slot.cache.keys(slot)
-        inner = keys.inner.copy()
+            inner = keys.inner
+        inner = inner.copy()
         inner.update(message.encode())
         outer = keys.outer.copy()
         outer.update(inner.digest())
