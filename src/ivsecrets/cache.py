@@ -86,23 +86,28 @@ class _Digest:
 class PrekeyedHmac:
     """HMAC-SHA256 keyed once: ``copy()`` gives an object with ``update``/``digest``/``hexdigest``.
 
-    The fastest construction measured in CPython is two ``hashlib.sha256`` objects that have
-    already absorbed the key's inner and outer pads (RFC 2104): per message, copy the inner one,
-    feed it the message, then feed its digest to a copy of the outer one. It beats copying an
-    OpenSSL HMAC object (bench/hot_path.py measures both). The hot path in ``Hasher.user_hash``
-    uses ``inner``/``outer`` directly; ``verify`` and a JWT signer use ``copy()``.
+    The two cheapest correct constructions measured in CPython (bench/hot_path.py measures them
+    against the OpenSSL HMAC copy and ``hmac.new`` in one run), the first one available:
 
-    When ``hashlib.sha256`` cannot be used this way (a FIPS build that refuses it, or a build
-    whose result differs from ``hmac.new``: checked against ``hmac.new`` for every key installed),
-    ``inner`` is an OpenSSL HMAC object and ``outer`` a pass-through, so the same three steps still
-    give the right digest.
+    - ``cryptography``'s HMAC context keyed once (``outer`` is None): per message, ``copy()``,
+      ``update()``, ``finalize()``; when ``cryptography`` is installed (it usually is: PyJWT's
+      RSA/EC support, most cloud SDKs);
+    - two ``hashlib.sha256`` objects that have absorbed the key's inner and outer pads (RFC 2104):
+      per message, copy the inner one, feed it the message, then feed its digest to a copy of the
+      outer one.
+
+    The hot path in ``Hasher.user_hash`` uses ``inner``/``outer`` directly; ``verify`` and a JWT
+    signer use ``copy()``. The construction is checked against ``hmac.new`` for every key
+    installed; when neither can be used (a FIPS build that refuses them, say), ``inner`` is
+    OpenSSL's HMAC object and ``outer`` a pass-through, so the same steps still give the digest.
     """
 
-    __slots__ = ("inner", "outer")
+    __slots__ = ("_done", "inner", "outer")
 
     def __init__(self, inner: Any, outer: Any) -> None:
         self.inner = inner
         self.outer = outer
+        self._done: bytes | None = None
 
     def __repr__(self) -> str:
         return "PrekeyedHmac(sha256)"
@@ -114,14 +119,16 @@ class PrekeyedHmac:
         self.inner.update(data)
 
     def digest(self) -> bytes:
+        if self.outer is None:  # a cryptography context finalizes once: keep its result
+            if self._done is None:
+                self._done = self.inner.finalize()
+            return self._done
         outer = self.outer.copy()
         outer.update(self.inner.digest())
         return outer.digest()  # type: ignore[no-any-return]
 
     def hexdigest(self) -> str:
-        outer = self.outer.copy()
-        outer.update(self.inner.digest())
-        return outer.hexdigest()  # type: ignore[no-any-return]
+        return self.digest().hex()
 
 
 def _pads(key: bytes) -> tuple[Any, Any]:
@@ -138,18 +145,28 @@ def _openssl_hmac(key: bytes) -> Any:
     return getattr(mac, "_hmac", None) or mac
 
 
+def _cryptography_hmac(key: bytes) -> tuple[Any, None]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.hmac import HMAC
+
+    return HMAC(key, hashes.SHA256()), None
+
+
 def prekeyed_mac(key: bytes) -> PrekeyedHmac:
     """A :class:`PrekeyedHmac` for ``key``, checked against ``hmac.new`` before it is used."""
     expected = hmac.new(key, _CHECK_MESSAGE, hashlib.sha256).digest()
-    try:
-        mac = PrekeyedHmac(*_pads(key))
-        check = mac.copy()
-        check.update(_CHECK_MESSAGE)
-        if hmac.compare_digest(check.digest(), expected):
-            return mac
-    except ValueError:  # a FIPS-restricted hashlib: use OpenSSL's HMAC instead
-        pass
-    log.debug("ivsecrets: hashlib pads unusable here; using OpenSSL's HMAC object")
+    for build in (_cryptography_hmac, _pads):
+        try:
+            mac = PrekeyedHmac(*build(key))
+            check = mac.copy()
+            check.update(_CHECK_MESSAGE)
+            if hmac.compare_digest(check.digest(), expected):
+                return mac
+        except (ImportError, ValueError):  # not installed; or refused (a FIPS build)
+            continue
+        except Exception:  # an unusable library must not stop serving
+            log.debug("ivsecrets: %s unusable here", build.__name__, exc_info=True)
+    log.debug("ivsecrets: using OpenSSL's HMAC object")
     return PrekeyedHmac(_openssl_hmac(key), _Digest())
 
 

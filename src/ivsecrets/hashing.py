@@ -105,10 +105,13 @@ class Hasher:
         if inner is None:  # cold, not yet marked used, or no longer fresh: the slow path decides
             keys = slot.cache.keys(slot)
             inner = keys.inner
-        inner = inner.copy()
-        inner.update(message.encode())
-        outer = keys.outer.copy()
-        outer.update(inner.digest())
+        mac = inner.copy()
+        mac.update(message.encode())
+        outer = keys.outer
+        if outer is None:  # cryptography's HMAC context (see ivsecrets.cache.PrekeyedHmac)
+            return mac.finalize().hex()  # type: ignore[no-any-return,unused-ignore]
+        outer = outer.copy()
+        outer.update(mac.digest())
         return outer.hexdigest()  # type: ignore[no-any-return,unused-ignore]
 
     def verify(
