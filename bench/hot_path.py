@@ -3,8 +3,11 @@
 Run: make bench   (or .venv/bin/python bench/hot_path.py)
 
 Prints ns per call (best of several repeats) and ratios measured in the same run, with the targets
-from issue 2: user_hash <= 1.15x a bare pre-keyed HMAC copy, faster than hmac.new().hexdigest(),
-a warm get_hasher() under 300 ns. Also the start-up of `ivsecrets --help` and which SDKs it loads.
+from issues 2 and 12: every correct lowercase-hex HMAC-SHA256 construction measured (pre-keyed
+hashlib pads, the OpenSSL HMAC copy, the hmac.HMAC copy, cryptography's HMAC.copy(), hmac.new),
+the hot path (a kept hasher's user_hash) within 1.2x of the best of them, faster than
+hmac.new().hexdigest(), a warm get_hasher() under 300 ns. Also the start-up of `ivsecrets --help`
+and which SDKs it loads.
 """
 
 from __future__ import annotations
@@ -22,8 +25,19 @@ SECRET = "ivsB_Kj8Wq1Ne4Lr7Tx2Vc5Hb9Md3Pf6Gs0Yu2Ao5Zq"
 USER_ID = "user-1234567"
 
 
-def best_ns(fn: Callable[[], object], number: int = 200_000, repeat: int = 7) -> float:
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e9
+def best_ns(
+    cases: dict[str, Callable[[], object]], number: int = 10_000, rounds: int = 60
+) -> dict[str, float]:
+    """The fastest of ``rounds`` short runs of each case, the cases interleaved round by round.
+
+    Interleaving gives every case the same chances on a busy machine (a shared CI runner): a
+    quiet moment benefits all of them, so the ratios hold where absolute figures do not.
+    """
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            best[name] = min(best[name], timeit.timeit(fn, number=number) / number * 1e9)
+    return best
 
 
 def main() -> int:
@@ -39,22 +53,54 @@ def main() -> int:
     hasher = get_hasher("ios", "prod")
     assert hasher.user_hash(user_id=USER_ID) == hmac.new(key, msg, hashlib.sha256).hexdigest()
 
+    # Every construction hashes the identifier as the hot path gets it: a str, encoded per call.
     def bare_copy() -> str:
         h = prekeyed.copy()
-        h.update(msg)
+        h.update(USER_ID.encode())
         return h.hexdigest()
 
     def bare_c_copy() -> str:
         h = c_level.copy()
-        h.update(msg)
+        h.update(USER_ID.encode())
         return h.hexdigest()
 
-    cases = {
+    padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def hashlib_pads() -> str:
+        i = inner.copy()
+        i.update(USER_ID.encode())
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()
+
+    constructions: dict[str, Callable[[], str]] = {
         "hmac.new(key, msg, sha256).hexdigest()": lambda: hmac.new(
-            key, msg, hashlib.sha256
+            key, USER_ID.encode(), hashlib.sha256
         ).hexdigest(),
         "bare pre-keyed hmac.HMAC copy": bare_copy,
-        "bare pre-keyed OpenSSL HMAC copy (floor)": bare_c_copy,
+        "bare pre-keyed OpenSSL HMAC copy": bare_c_copy,
+        "bare pre-keyed hashlib sha256 pads": hashlib_pads,
+    }
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import hmac as crypto_hmac
+
+        crypto = crypto_hmac.HMAC(key, hashes.SHA256())
+
+        def crypto_copy() -> str:
+            h = crypto.copy()
+            h.update(USER_ID.encode())
+            return h.finalize().hex()
+
+        constructions["bare pre-keyed cryptography HMAC.copy()"] = crypto_copy
+    except ImportError:  # optional: only measured where installed
+        pass
+    expected = hmac.new(key, msg, hashlib.sha256).hexdigest()
+    assert all(fn() == expected for fn in constructions.values())
+    cases: dict[str, Callable[[], object]] = {
+        **constructions,
         'get_hasher("ios","prod").user_hash(user_id=...)': lambda: get_hasher(
             "ios", "prod"
         ).user_hash(user_id=USER_ID),
@@ -63,40 +109,40 @@ def main() -> int:
         # Only canonical spellings are cached (issue 10): others are canonicalised per call.
         'get_hasher("IOS","Prod") alone (info)': lambda: get_hasher("IOS", "Prod"),
     }
-    results = {name: best_ns(fn) for name, fn in cases.items()}
+    results = best_ns(cases)
+    best_name = min(constructions, key=results.__getitem__)
+    best = results[best_name]
+    hot = results["hasher.user_hash(user_id=...) (hasher kept)"]
     ours = results['get_hasher("ios","prod").user_hash(user_id=...)']
     rows = [(name, ns) for name, ns in results.items()]
     width = max(len(name) for name, _ in rows)
-    print(f"Python {sys.version.split()[0]}, best of 7 x 200k calls\n")
-    print(f"{'case':<{width}}  {'ns/call':>9}  {'ours/this':>9}")
+    print(f"Python {sys.version.split()[0]}, fastest of 60 interleaved runs x 10k calls\n")
+    print(f"{'case':<{width}}  {'ns/call':>9}  {'hot path/this':>13}")
     for name, ns in rows:
-        print(f"{name:<{width}}  {ns:9.0f}  {ours / ns:8.2f}x")
+        print(f"{name:<{width}}  {ns:9.0f}  {hot / ns:12.2f}x")
 
     checks = [
         (
-            "user_hash vs bare pre-keyed hmac.HMAC copy",
-            ours / results["bare pre-keyed hmac.HMAC copy"],
-            "<= 1.15",
+            f"hot path vs the best construction ({best_name.removeprefix('bare pre-keyed ')})",
+            hot / best,
+            1.2,
         ),
+        ("get_hasher().user_hash vs the best construction", ours / best, None),
         (
-            "user_hash vs bare OpenSSL HMAC copy (floor)",
-            ours / results["bare pre-keyed OpenSSL HMAC copy (floor)"],
-            "(info)",
-        ),
-        (
-            "user_hash vs hmac.new().hexdigest()",
-            ours / results["hmac.new(key, msg, sha256).hexdigest()"],
-            "< 1.00",
+            "hot path vs hmac.new().hexdigest()",
+            hot / results["hmac.new(key, msg, sha256).hexdigest()"],
+            1.0,
         ),
     ]
-    print("\nratio                                          measured  target")
+    print(f"\n{'ratio':<62} measured  target")
     failed = False
     for name, ratio, target in checks:
-        ok = target == "(info)" or (ratio <= 1.15 if target == "<= 1.15" else ratio < 1.0)
+        ok = target is None or ratio <= target
         failed |= not ok
-        print(f"{name:<46} {ratio:7.2f}x  {target} {'ok' if ok else 'MISSED'}")
+        goal = "(info)" if target is None else f"<= {target:.2f}"
+        print(f"{name:<62} {ratio:7.2f}x  {goal} {'ok' if ok else 'MISSED'}")
     warm = results['get_hasher("ios","prod") alone (warm)']
-    print(f"{'warm get_hasher()':<46} {warm:6.0f}ns  < 300 ns {'ok' if warm < 300 else 'MISSED'}")
+    print(f"{'warm get_hasher()':<62} {warm:6.0f}ns  < 300 ns {'ok' if warm < 300 else 'MISSED'}")
     failed |= warm >= 300
     stats = ivsecrets.api.default_secrets().stats()
     print(f"\nstore calls during the whole run: {sum(s['fetches'] for s in stats.values())}")

@@ -145,13 +145,14 @@ def test_refresh_forces_a_reload_and_verify_accepts_previous(store: MemoryStore)
     secrets.close()
 
 
-def test_stats_count_hits_and_fetches(store: MemoryStore) -> None:
+def test_stats_count_fetches_and_environments(store: MemoryStore) -> None:
     secrets = make(store)
     for _ in range(10):
         secrets.hasher("web", "test").user_hash(user_id="1")
     stats = secrets.stats()["mem"]
     secrets.close()
-    assert stats["hits"] == 10 and stats["fetches"] == 1 and stats["environments_loaded"] == 6
+    assert stats["fetches"] == 1 and stats["environments_loaded"] == 6
+    assert "hits" not in stats, "no counter on the hot path"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -190,3 +191,68 @@ def _fp(value: str) -> str:
     from ivsecrets import fingerprint
 
     return fingerprint(value)
+
+
+@pytest.mark.parametrize("length", [1, 32, 63, 64, 65, 200])
+def test_the_prekeyed_pads_give_hmac_sha256(length: int) -> None:
+    import hashlib
+    import hmac
+
+    from ivsecrets.cache import prekeyed_mac
+
+    key = bytes(range(256))[:length]
+    mac = prekeyed_mac(key)
+    for message in (b"", b"42", "ünïcode".encode(), b"x" * 300):
+        expected = hmac.new(key, message, hashlib.sha256)
+        copy = mac.copy()
+        copy.update(message)
+        assert copy.hexdigest() == expected.hexdigest()
+        again = mac.copy()
+        again.update(message)
+        assert again.digest() == expected.digest()
+    assert "PrekeyedHmac" in repr(mac) and key.hex() not in repr(mac)
+
+
+def test_verify_and_user_hash_agree_with_the_published_vectors(store: MemoryStore) -> None:
+    store.values["web-prod"] = "s3cre7"
+    secrets = make(store)
+    hasher = secrets.hasher("web", "prod")
+    try:
+        expected = "844240a2deab99438ade8e7477aa832e22adb0e1eb1ad7754ff8d4054fb63869"
+        assert hasher.user_hash(email="test@intercom.io") == expected
+        assert hasher.verify(expected.upper(), email="test@intercom.io")
+    finally:
+        secrets.close()
+
+
+def test_bad_hashes_cannot_drive_previous_lookups_while_the_store_fails(
+    store: MemoryStore,
+) -> None:
+    # Today's failure: every verify() of a wrong hash asked the store for the previous secret
+    # again while the store was failing (8 concurrent bad hashes made 8 calls).
+    store.latency = 0.05
+    secrets = make(store, backoff_base=5, backoff_max=5)
+    hasher = secrets.hasher("ios", "prod")
+    try:
+        good = hasher.user_hash(user_id="1")
+        store.down = True
+        calls = store.calls
+        barrier = threading.Barrier(8)
+        results: list[bool] = []
+
+        def bad() -> None:
+            barrier.wait()
+            results.append(hasher.verify("0" * 64, user_id="1"))
+
+        threads = [threading.Thread(target=bad) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for _ in range(20):
+            results.append(hasher.verify("f" * 64, user_id="1"))
+        assert store.calls - calls == 1, "one lookup, then backed off"
+        assert not any(results)
+        assert hasher.verify(good, user_id="1"), "the current secret still verifies"
+    finally:
+        secrets.close()

@@ -126,6 +126,7 @@ DEFAULT_REFERENCES: Mapping[str, str] = MappingProxyType(
         "env": "IVSECRETS_{PLATFORM}_{WORKSPACE}",
         "file": "{platform}_{workspace}",
         "aws": "ivsecrets-{workspace}-{platform}",
+        "aws-agent": "ivsecrets-{workspace}-{platform}",  # the same secrets, through the agent
         "gcp": "ivsecrets-{workspace}-{platform}",
         "vault": "ivsecrets/{workspace}/{platform}",
     }

@@ -431,12 +431,48 @@ class Provider(ABC):
                 results[env] = err
         return results
 
-    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
-        """The current, previous and pending versions the store holds (values never included)."""
+    def batches_serving(self) -> bool:
+        """Whether reading several secrets costs about what reading one does (a batch API, or a
+        local store). The cache then loads every cold environment of the store at once;
+        otherwise only the environment asked for (a secret read along would cost a call of its
+        own, for an environment perhaps never used). Remote stores that read one secret per call
+        return False."""
+        return True
+
+    def serve_many(
+        self, wanted: Mapping[Environment, str]
+    ) -> dict[Environment, Secret | StoreError]:
+        """The cache's cold load of several environments: ``load_many`` unless the store has a
+        read that costs a fleet less (see docs/stores/). Same contract as ``load_many``."""
+        return self.load_many(wanted)
+
+    def refresh_many(
+        self, wanted: Mapping[Environment, str], current: Mapping[Environment, Secret]
+    ) -> dict[Environment, Secret | StoreError]:
+        """The cache's refresh of environments it holds (``current``: what it serves now).
+
+        ``load_many`` by default; a store with a cheap version check may return the ``current``
+        secret itself when its version has not changed. Same contract as ``load_many``.
+        """
+        return self.load_many(wanted)
+
+    def versions(
+        self,
+        environment: Environment | None,
+        reference: str,
+        current: Secret | None = None,
+    ) -> list[VersionInfo]:
+        """The current, previous and pending versions the store holds (values never included).
+
+        ``current``: the current secret if the caller has just loaded it (not read again).
+        """
         found = []
         for stage in Stage:
             try:
-                secret = self.load(environment, reference, stage)
+                if stage is Stage.current and current is not None:
+                    secret = current
+                else:
+                    secret = self.load(environment, reference, stage)
             except SecretNotFoundError:
                 continue
             except AccessDeniedError:

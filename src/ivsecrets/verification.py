@@ -225,8 +225,12 @@ def _versions_concurrently(
 ) -> dict[Environment, list[VersionInfo] | StoreError]:
     def versions(env: Environment) -> list[VersionInfo] | StoreError:
         ec = wanted[env]
+        current = loaded.get(env)
         try:
-            return secrets.providers[ec.store].versions(env, ec.reference)
+            # The batch read has just returned the current value: the store is not asked again.
+            return secrets.providers[ec.store].versions(
+                env, ec.reference, current if isinstance(current, Secret) else None
+            )
         except StoreError as err:
             return err
 

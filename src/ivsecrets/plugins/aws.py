@@ -6,8 +6,12 @@ Secrets Manager's staging labels: AWSCURRENT, AWSPREVIOUS and AWSPENDING.
 Options in ``[stores.NAME]``, all optional, are declared in ``AwsProvider.options``. A ready client
 or boto3 session can be injected instead.
 
-Reading costs one ``BatchGetSecretValue`` call per 20 secrets (failures reported per secret);
-other stages are read with ``GetSecretValue(VersionStage=...)``, always naming the stage. Rotation
+``load_many`` (``verify``, ``status``) costs one ``BatchGetSecretValue`` call per 20 secrets
+(failures reported per secret); other stages are read with ``GetSecretValue(VersionStage=...)``,
+always naming the stage. A serving process (the cache) reads as ``read_api`` says, chosen for a
+fleet's quotas (docs/stores/aws.md, "Serving a fleet"): by default ``describe-then-get`` loads
+each secret with one ``GetSecretValue`` and refreshes it with one ``DescribeSecret``, fetching
+the value again only when AWSCURRENT moved to another version. Rotation
 puts the new value under AWSPENDING and promotes it with one compare-and-set
 ``UpdateSecretVersionStage``; the Intercom secret id of each version is kept in a secret tag
 ``ivsecrets:intercom:<VersionId>``.
@@ -20,7 +24,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.config import StoreConfig
@@ -37,7 +41,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
-from ivsecrets.secret import SecretValue, VersionInfo
+from ivsecrets.secret import Secret, SecretValue, VersionInfo
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -49,6 +53,8 @@ log = logging.getLogger("ivsecrets")
 
 LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
 BATCH_SIZE = 20  # the most SecretIds one BatchGetSecretValue call accepts
+# How a serving process reads (the ``read_api`` option); the first is the default.
+READ_APIS = ("describe-then-get", "get", "batch")
 INTERCOM_TAG = "ivsecrets:intercom:"
 
 # Error codes by what a caller does about them. DecryptionFailure: the caller may not use the
@@ -74,6 +80,12 @@ class AwsProvider(WritableProvider):
         "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
         "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
         "max_attempts": Option(int, 3, "attempts per call, retries included", "3"),
+        "read_api": Option(
+            str,
+            "describe-then-get",
+            "how a serving process reads: describe-then-get | get | batch",
+            '"describe-then-get"',
+        ),
     }
     # botocore logs whole request and response bodies at DEBUG.
     sdk_loggers = ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest")
@@ -92,9 +104,17 @@ class AwsProvider(WritableProvider):
         self.max_attempts: int = self.option("max_attempts")
         if self.max_attempts < 1:
             raise store.error("max_attempts", "must be at least 1", fix="max_attempts = 3")
+        self.read_api: str = self.option("read_api")
+        if self.read_api not in READ_APIS:
+            raise store.error(
+                "read_api",
+                f"unknown read API {self.read_api!r}",
+                fix="read_api = " + " | ".join(f'"{name}"' for name in READ_APIS),
+            )
         self._session = session
         self._client = self.lazy_client(self._build_client, injected=client)
         self._batch = True  # False once the credentials proved unable to call the batch API
+        self._can_describe = True  # False once they proved unable to call DescribeSecret
 
     @staticmethod
     def sdk_record_allowed(record: logging.LogRecord) -> bool:
@@ -108,6 +128,7 @@ class AwsProvider(WritableProvider):
         """Drop the client built here (an injected client is kept: it is the caller's)."""
         super().reset()
         self._batch = True
+        self._can_describe = True
 
     def client(self) -> SecretsManagerClient:
         """The Secrets Manager client, built on first use from the options and AWS_* variables."""
@@ -214,25 +235,108 @@ class AwsProvider(WritableProvider):
                     found[wanted] = err
         return found
 
-    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
-        """Every labelled version with its stages, fingerprint and recorded Intercom secret id."""
+    # -- serving a fleet (the cache's reads) ----------------------------------------------------
+
+    def batches_serving(self) -> bool:
+        """Only ``read_api = "batch"`` reads several secrets per call."""
+        return self.read_api == "batch" and self._batch
+
+    def serve_many(
+        self, wanted: Mapping[Environment, str]
+    ) -> dict[Environment, Secret | StoreError]:
+        """Cold loads: one BatchGetSecretValue per 20 with ``read_api = "batch"``, else one
+        GetSecretValue per secret (its quota is 100 times the batch API's)."""
+        if self.read_api == "batch":
+            return self.load_many(wanted)
+        return self._each(wanted, lambda env, ref: self._fetch(ref, Stage.current, None))
+
+    def refresh_many(
+        self, wanted: Mapping[Environment, str], current: Mapping[Environment, Secret]
+    ) -> dict[Environment, Secret | StoreError]:
+        """Refreshes: with ``describe-then-get``, one DescribeSecret per secret and a
+        GetSecretValue only for those whose AWSCURRENT version changed."""
+        if self.read_api != "describe-then-get" or not self._can_describe:
+            return self.serve_many(wanted)
+
+        def read(env: Environment, ref: Reference) -> Fetched | Secret:
+            known = current.get(env)
+            if known is not None and self._can_describe:
+                try:
+                    labels, _ = self._describe(ref)
+                except Exception as err:
+                    if _code(err) not in ("AccessDeniedException", "AccessDenied"):
+                        raise
+                    log.warning(
+                        "ivsecrets: store '%s' may not call secretsmanager:DescribeSecret; "
+                        "refreshing with GetSecretValue (grant it to check versions instead)",
+                        self.name,
+                    )
+                    self._can_describe = False
+                else:
+                    if _holder(labels, Stage.current) == known.version:
+                        return known
+            return self._fetch(ref, Stage.current, None)
+
+        return self._each(wanted, read)
+
+    def _each(
+        self,
+        wanted: Mapping[Environment, str],
+        read: Callable[[Environment, Reference], Fetched | Secret],
+    ) -> dict[Environment, Secret | StoreError]:
+        """One read per environment; once the store proves unreachable or throttling, the rest
+        share that failure instead of waiting out a timeout each."""
+        results: dict[Environment, Secret | StoreError] = {}
+        down: Exception | None = None
+        for env, text in wanted.items():
+            ref = Reference.parse(text)
+            try:
+                if down is not None:
+                    raise down
+                got = read(env, ref)
+            except Exception as err:  # noqa: BLE001 - reported per environment
+                error = self._as_store_error(err, ref, env)
+                results[env] = error
+                if isinstance(error, (StoreUnavailableError, StoreThrottledError)):
+                    down = err
+                continue
+            try:
+                results[env] = (
+                    got if isinstance(got, Secret) else self._checked(got, ref, env, Stage.current)
+                )
+            except StoreError as err:
+                results[env] = err
+        return results
+
+    def versions(
+        self,
+        environment: Environment | None,
+        reference: str,
+        current: Secret | None = None,
+    ) -> list[VersionInfo]:
+        """Every labelled version with its stages, fingerprint and recorded Intercom secret id.
+
+        ``current``: the current secret if the caller has just loaded it (not read again)."""
         ref = Reference.parse(reference)
         try:
             labels, tags = self._describe(ref)
         except Exception as err:  # translated at the boundary
             error = self._as_store_error(err, ref, environment)
             if isinstance(error, AccessDeniedError):  # no DescribeSecret: by stage, no Intercom ids
-                return super().versions(environment, reference)
+                return super().versions(environment, reference, current)
             raise error from err
         found = []
         for version, names in labels.items():
             stages = tuple(stage for stage, label in LABELS.items() if label in names)
             if not stages:
                 continue
-            try:
-                secret = self.load(environment, reference, stages[0], version)
-            except SecretNotFoundError:
-                continue
+            if current is not None and current.version == version:
+                secret = current  # the caller has just read it
+            else:
+                try:
+                    secret = self.load(environment, reference, stages[0], version)
+                except SecretNotFoundError:
+                    continue
             intercom_id = tags.get(INTERCOM_TAG + version)
             info = VersionInfo(version, stages, secret.fingerprint, secret.created_at, intercom_id)
             found.append(info)

@@ -35,6 +35,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
+from ivsecrets.secret import Secret as SecretRecord
 from ivsecrets.secret import SecretValue, VersionInfo, fingerprint
 
 if TYPE_CHECKING:
@@ -208,6 +209,10 @@ class GcpProvider(WritableProvider):
 
     # -- reading ------------------------------------------------------------------------------
 
+    def batches_serving(self) -> bool:
+        """One access per secret: a cold load reads only the environment asked for."""
+        return False
+
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
         name, pinned = self._names(ref)
         if version is not None:
@@ -292,7 +297,12 @@ class GcpProvider(WritableProvider):
             return StoreUnavailableError(f"cannot reach Google: {type(err).__name__}")
         return None
 
-    def versions(self, environment: Environment | None, reference: str) -> list[VersionInfo]:
+    def versions(
+        self,
+        environment: Environment | None,
+        reference: str,
+        current: SecretRecord | None = None,
+    ) -> list[VersionInfo]:
         """Current, previous and pending by alias, with their Intercom secret ids."""
         ref = Reference.parse(reference)
         try:
@@ -301,7 +311,7 @@ class GcpProvider(WritableProvider):
         except Exception as err:  # translated at the boundary
             raise self._as_store_error(err, ref, environment) from err
         if secret is None or not secret.version_aliases:  # never rotated: current is `latest`
-            return super().versions(environment, reference)
+            return super().versions(environment, reference, current)
         found = []
         for stage in Stage:
             number = secret.version_aliases.get(stage.value)
