@@ -75,13 +75,18 @@ _STD_PADDED_SPLIT = bytes(c if c in _STD_CHARS + b"=" else 0x20 for c in range(2
 _PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,.:"))
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _DIGITS = string.digits.encode()
+_has_digit = re.compile(b"[0-9]").search
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 # UTF-16 text in the ASCII range: a printable (or tab, newline, space) byte beside a NUL byte.
 _U16 = bytearray(_table(bytes(range(0x20, 0x7F)) + b"\t\n\r"))
 _U16[0] = ord("z")
 _UTF16 = bytes(_U16)
 _UTF16_NEEDLE = b"az" * MIN_LENGTH
-_UTF16_RUN = re.compile(b"(?:az)+")
+_UTF16_PAIRS = re.compile(b"(?:[\x20-\x7e\t\n\r]\x00)*")
+_UTF16_TEXT = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
+# A character's partner byte: NUL leaves the character as it is; any other byte sets its high bit,
+# which takes it out of every alphabet (they are all ASCII).
+_PARTNER = bytes([0x00] + [0x80] * 255)
 # 32 bytes in 43 base64url characters leave the last character's two low bits zero.
 _CANONICAL_LAST = frozenset(b"AEIMQUYcgkosw048")
 
@@ -133,10 +138,34 @@ class _View:
         data = b"\n".join(chunk.decoded for chunk in chunks)
         return cls(data, name, parent, chunks, starts, width)
 
+    @classmethod
+    def utf16(cls, parent: _View, shift: int, data: bytes) -> _View:
+        """The characters at ``shift``, ``shift + 2``... of ``parent``: byte ``i`` here is ``i * 2
+        + shift`` there, so no chunks are needed to map offsets back."""
+        name = "utf-16" if parent.parent is None else f"{parent.encoding}>utf-16"
+        return cls(data, name, parent, width=2, shift=shift)
+
+    def name_at(self, local: int) -> str:
+        """The encoding to report for a hit at ``local``: a UTF-16 view says which byte order.
+
+        The order shows only at the end of the text (little-endian text ends with a NUL,
+        big-endian text starts with one), so text that ends on a character is named big-endian;
+        the characters are the same either way.
+        """
+        if not self.encoding.endswith("utf-16") or self.parent is None:
+            return self.encoding
+        data = self.parent.data
+        pairs = _UTF16_PAIRS.match(data, self.shift + local * self.width)
+        end = pairs.end() if pairs else len(data)
+        order = "be" if end < len(data) and data[end] in _UTF16_TEXT else "le"
+        return f"{self.encoding}{order}"
+
     def root_offsets(self, local: int) -> list[int]:
         """Offsets in the scanned buffer that ``local`` (an offset in this view) comes from."""
         if self.parent is None:
             return [local]
+        if not self.chunks:  # UTF-16: character by character
+            return self.parent.root_offsets(self.shift + local * self.width)
         index = bisect_right(self.starts, local) - 1
         chunk = self.chunks[index]
         inner = local - self.starts[index]
@@ -288,26 +317,29 @@ class Matcher:
         data = view.data
         printable, url, std, padded, blobs = _tokens(data)
         alphabet = url | std
-        candidates = (printable | alphabet | padded).difference(blobs)
+        # Only strings with a digit, or of a window length, are fingerprinted: the identifiers,
+        # paths and words that make up most of a build have neither, and a random secret
+        # almost always has a digit (docs/scan.md, "Which strings are fingerprinted").
+        found = printable | alphabet | padded
+        candidates = set(filter(_has_digit, found))
+        candidates.update(token for token in found if len(token) in self.window_lengths)
+        candidates.difference_update(blobs)
+        numbered = [token for token in filter(_has_digit, alphabet) if len(token) <= MAX_LENGTH]
         for length in self.window_lengths:
-            for token in alphabet:
+            for token in numbered:
                 size = len(token)
                 # A window of a token without a digit, or of hex, would be a secret without a
                 # digit or a hex one: for 43 random base64url characters, under 0.1 % of them.
-                if (
-                    length < size <= MAX_LENGTH
-                    and token.translate(None, _DIGITS) != token
-                    and token.translate(None, _HEX_DIGITS)
-                ):
+                if length < size and token.translate(None, _HEX_DIGITS):
                     candidates.update(token[i : i + length] for i in range(size - length + 1))
         self._match(view, candidates, hits)
         if self.heuristic:
             self._suspects(view, url, hits)
         if depth >= self.decode_depth:
             return
-        for child in self._decoded(view, alphabet):
+        for child in self._decoded(view, numbered):
             self._search(child, depth + 1, hits)
-        if b"\x00" in data:
+        if b"\x00" in data and not view.encoding.endswith("utf-16"):
             for child in self._utf16(view):
                 self._search(child, depth + 1, hits)
 
@@ -330,8 +362,9 @@ class Matcher:
         for candidate in candidates.intersection(self._hits):
             printed, entries = self._hits[candidate]
             for local in _find_all(view.data, candidate):
+                encoding = view.name_at(local)
                 for offset in view.root_offsets(local):
-                    hits.append(Hit(offset, view.encoding, printed, entries))
+                    hits.append(Hit(offset, encoding, printed, entries))
 
     def _suspects(self, view: _View, url: set[bytes], hits: list[Hit]) -> None:
         data = view.data
@@ -355,16 +388,20 @@ class Matcher:
                 if word is None:
                     continue
                 reason = f"43-character base64url string (256 bits) near '{word.decode()}'"
+                encoding = view.name_at(local)
                 for offset in view.root_offsets(local):
-                    hits.append(Hit(offset, view.encoding, fingerprint(token), (), reason))
+                    hits.append(Hit(offset, encoding, fingerprint(token), (), reason))
 
-    def _decoded(self, view: _View, tokens: set[bytes]) -> list[_View]:
-        """Views of the tokens that decode as hex or base64 to something long enough to search."""
+    def _decoded(self, view: _View, tokens: Iterable[bytes]) -> list[_View]:
+        """Views of the tokens that decode as hex or base64 to something long enough to search.
+
+        ``tokens``: the runs of the alphabets (no '=' in them) that have a digit. Encoded data
+        of 16 bytes or more has a digit in all but a few in 10,000 cases; identifiers (the most
+        common long tokens) have none, and are not decoded.
+        """
         hex_chunks, base64_chunks = [], []
-        for body in tokens:  # runs of the alphabets: no '=' in them
-            # Encoded data of 16 bytes or more has a digit in all but a few in 10,000 cases;
-            # identifiers (the most common long tokens) have none, and are not decoded.
-            if len(body) < 22 or body.translate(None, _DIGITS) == body:
+        for body in tokens:
+            if len(body) < 22:
                 continue
             if len(body) >= 2 * MIN_LENGTH and not body.translate(None, _HEX_DIGITS):
                 if len(body) % 2 == 0:
@@ -386,26 +423,30 @@ class Matcher:
         return views
 
     def _utf16(self, view: _View) -> list[_View]:
-        """Views of the UTF-16 text (ASCII range) in a buffer, one per byte order.
+        """Views of the UTF-16 text (ASCII range) in a buffer: the characters at even offsets,
+        and those at odd offsets.
 
-        A region where printable bytes and NUL bytes alternate is UTF-16 text; its characters are
-        the printable bytes. Which byte order it is shows only at the ends (little-endian text
-        ends with a NUL, big-endian text starts with one), so a region that ends on a character
-        is named big-endian; the characters are the same either way.
+        A character of UTF-16 text in the ASCII range has a NUL byte beside it (after it in
+        little-endian text, before it in big-endian text). Each view keeps the characters with a
+        NUL on either side and hides the others (high bit set: in no alphabet), so runs never
+        cross from text into binary. Built with slicing, ``translate`` and big-integer OR/AND,
+        all in C: no Python work per string, which a resource table has by the ten thousand.
+        Called only when the buffer has a run of sixteen such characters.
         """
         data = view.data
-        marks = data.translate(_UTF16)
-        chunks: dict[str, list[_Chunk]] = {"utf-16le": [], "utf-16be": []}
-        position = marks.find(_UTF16_NEEDLE)
-        while position >= 0:
-            match = _UTF16_RUN.match(marks, position)
-            end = match.end() if match else position + len(_UTF16_NEEDLE)
-            big_endian = marks[end : end + 1] == b"a"
-            if big_endian:
-                end += 1
-            order = "utf-16be" if big_endian else "utf-16le"
-            chunks[order].append(_Chunk(data[position:end:2], b"", position))
-            position = marks.find(_UTF16_NEEDLE, end)
-        return [
-            _View.derived(view, order, found, width=2) for order, found in chunks.items() if found
-        ]
+        if data.translate(_UTF16).find(_UTF16_NEEDLE) < 0:
+            return []
+        views = []
+        for shift in (0, 1):
+            chars = data[shift::2]
+            size = len(chars)
+            after = data[shift + 1 :: 2].ljust(size, b"\x01")
+            before = data[0::2][:size] if shift else b"\x01" + data[1::2][: size - 1]
+            hidden = _as_int(after.translate(_PARTNER)) & _as_int(before.translate(_PARTNER))
+            text = (_as_int(chars) | hidden).to_bytes(size, "big")
+            views.append(_View.utf16(view, shift, text))
+        return views
+
+
+def _as_int(data: bytes) -> int:
+    return int.from_bytes(data, "big")
