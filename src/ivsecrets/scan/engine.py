@@ -203,6 +203,24 @@ def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
     return spans
 
 
+def _runs(data: bytes, marks: bytes) -> set[bytes]:
+    """The distinct maximal runs of at least MIN_LENGTH marks, as pieces of ``data``.
+
+    ``_spans`` without the list of positions: the hottest loop of a scan, one pass per run.
+    """
+    find = marks.find
+    runs: set[bytes] = set()
+    add = runs.add
+    position = find(_NEEDLE)
+    while position >= 0:
+        end = find(b" ", position + MIN_LENGTH)
+        if end < 0:
+            end = len(marks)
+        add(data[position:end])
+        position = find(_NEEDLE, end)
+    return runs
+
+
 def _masked(marks: bytes, blobs: Sequence[tuple[int, int]]) -> bytes | bytearray:
     if not blobs:
         return marks
@@ -217,7 +235,7 @@ def _blobs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _tokens(
-    data: bytes,
+    data: bytes, shortest: int = MIN_LENGTH
 ) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes], list[bytes]]:
     """The distinct runs of printable secret characters, of base64url, of base64 in ``data``.
 
@@ -225,9 +243,16 @@ def _tokens(
     Every base64 or base64url run lies inside a printable run, so one pass over the data finds
     the printable runs, and the alphabets are split out of the distinct ones, joined, in C
     (translate, then split on spaces): no Python work per piece but a length test.
+
+    Printable runs without a digit shorter than ``shortest`` (the shortest window length) are
+    left out: no piece of them can be fingerprinted (see ``Matcher._search``).
     """
-    printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
-    small = [token for token in printable if len(token) <= MAX_LENGTH]
+    printable = _runs(data, data.translate(_PRINTABLE))
+    small = [
+        token
+        for token in printable
+        if len(token) <= MAX_LENGTH and (len(token) >= shortest or _has_digit(token))
+    ]
     joined = b" ".join(small)
     url = {p for p in joined.translate(_URL_SPLIT).split() if len(p) >= MIN_LENGTH}
     std = {p for p in joined.translate(_STD_SPLIT).split() if len(p) >= MIN_LENGTH}
@@ -259,7 +284,7 @@ def _tokens(
             url.update(token[a:b] for a, b in url_spans)
             std.update(token[a:b] for a, b in std_spans)
             blobs.extend(token[a:b] for a, b in (*url_spans, *std_spans) if b - a > MAX_LENGTH)
-    return printable, url, std, padded, blobs
+    return set(small), url, std, padded, blobs
 
 
 def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
@@ -299,6 +324,7 @@ class Matcher:
             sorted({n for n in window_lengths if MIN_LENGTH <= n <= MAX_LENGTH})
         )
         self.decode_depth = decode_depth
+        self._shortest = min(self.window_lengths, default=MAX_LENGTH + 1)
         self.remember = remember
         self.candidates = 0  # fingerprints computed so far
         self._misses: set[bytes] = set()
@@ -315,22 +341,23 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
-        printable, url, std, padded, blobs = _tokens(data)
+        printable, url, std, padded, blobs = _tokens(data, self._shortest)
         alphabet = url | std
         # Only strings with a digit, or of a window length, are fingerprinted: the identifiers,
         # paths and words that make up most of a build have neither, and a random secret
         # almost always has a digit (docs/scan.md, "Which strings are fingerprinted").
-        found = printable | alphabet | padded
-        candidates = set(filter(_has_digit, found))
-        candidates.update(token for token in found if len(token) in self.window_lengths)
+        numbered = set(filter(_has_digit, alphabet))  # decoded too: blobs included
+        candidates = set(filter(_has_digit, printable | padded))
+        candidates.update(numbered)
+        for tokens in (printable, alphabet, padded):
+            candidates.update(t for t in tokens if len(t) in self.window_lengths)
         candidates.difference_update(blobs)
-        numbered = [token for token in filter(_has_digit, alphabet) if len(token) <= MAX_LENGTH]
         for length in self.window_lengths:
             for token in numbered:
                 size = len(token)
                 # A window of a token without a digit, or of hex, would be a secret without a
                 # digit or a hex one: for 43 random base64url characters, under 0.1 % of them.
-                if length < size and token.translate(None, _HEX_DIGITS):
+                if length < size <= MAX_LENGTH and token.translate(None, _HEX_DIGITS):
                     candidates.update(token[i : i + length] for i in range(size - length + 1))
         self._match(view, candidates, hits)
         if self.heuristic:
