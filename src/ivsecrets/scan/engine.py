@@ -270,10 +270,17 @@ def _tokens(
         # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
         # decoded, and the shorter runs of the other alphabet inside it (base64url pieces
         # between the '+' and '/' of base64) are not candidates: random, and numerous.
-        if not token.translate(None, _URL_CHARS):
-            url.add(token)
-        elif not token.translate(None, _STD_CHARS):
-            std.add(token)
+        # Its base64 padding ('=' or '==' at the end) is set aside first: a padded blob is one
+        # run of its alphabet, not a mixed token to take apart run by run.
+        core = token.rstrip(b"=")
+        if len(token) - len(core) > 2:
+            core = token
+        if not core.translate(None, _URL_CHARS):
+            url.add(core)
+            blobs.append(core)
+        elif not core.translate(None, _STD_CHARS):
+            std.add(core)
+            blobs.append(core)
         else:
             url_marks = token.translate(_URL)
             url_spans = _spans(url_marks)
