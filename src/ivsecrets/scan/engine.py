@@ -73,9 +73,9 @@ _STD_PADDED_SPLIT = bytes(c if c in _STD_CHARS + b"=" else 0x20 for c in range(2
 # separators and quotes that surround values in code (so `f(a,b)` is not one long token), nor
 # '.' and ':', which join names, hosts and URLs far more often than they appear in a secret.
 _PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,.:"))
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
 _DIGITS = string.digits.encode()
 _has_digit = re.compile(b"[0-9]").search
+_not_hex = re.compile(b"[^0-9a-fA-F]").search  # stops at the first one: blobs are long
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 # UTF-16 text in the ASCII range: a printable (or tab, newline, space) byte beside a NUL byte.
 _U16 = bytearray(_table(bytes(range(0x20, 0x7F)) + b"\t\n\r"))
@@ -203,20 +203,26 @@ def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
     return spans
 
 
-def _runs(data: bytes, marks: bytes) -> set[bytes]:
-    """The distinct maximal runs of at least MIN_LENGTH marks, as pieces of ``data``.
+def _runs(data: bytes, marks: bytes, shortest: int) -> set[bytes]:
+    """The distinct maximal runs of at least MIN_LENGTH marks, as pieces of ``data``, that are
+    ``shortest`` long or longer or have a digit (others cannot be fingerprinted, nor hold a
+    piece that can: see ``Matcher._search``).
 
-    ``_spans`` without the list of positions: the hottest loop of a scan, one pass per run.
+    ``_spans`` without the list of positions: the hottest loop of a scan, one pass per run, and
+    a run left out is never copied.
     """
     find = marks.find
+    digit = _has_digit
     runs: set[bytes] = set()
     add = runs.add
+    size = len(marks)
     position = find(_NEEDLE)
     while position >= 0:
         end = find(b" ", position + MIN_LENGTH)
         if end < 0:
-            end = len(marks)
-        add(data[position:end])
+            end = size
+        if end - position >= shortest or digit(data, position, end):
+            add(data[position:end])
         position = find(_NEEDLE, end)
     return runs
 
@@ -245,14 +251,10 @@ def _tokens(
     (translate, then split on spaces): no Python work per piece but a length test.
 
     Printable runs without a digit shorter than ``shortest`` (the shortest window length) are
-    left out: no piece of them can be fingerprinted (see ``Matcher._search``).
+    left out: no piece of them can be fingerprinted.
     """
-    printable = _runs(data, data.translate(_PRINTABLE))
-    small = [
-        token
-        for token in printable
-        if len(token) <= MAX_LENGTH and (len(token) >= shortest or _has_digit(token))
-    ]
+    printable = _runs(data, data.translate(_PRINTABLE), shortest)
+    small = [token for token in printable if len(token) <= MAX_LENGTH]
     joined = b" ".join(small)
     url = {p for p in joined.translate(_URL_SPLIT).split() if len(p) >= MIN_LENGTH}
     std = {p for p in joined.translate(_STD_SPLIT).split() if len(p) >= MIN_LENGTH}
@@ -364,7 +366,7 @@ class Matcher:
                 size = len(token)
                 # A window of a token without a digit, or of hex, would be a secret without a
                 # digit or a hex one: for 43 random base64url characters, under 0.1 % of them.
-                if length < size <= MAX_LENGTH and token.translate(None, _HEX_DIGITS):
+                if length < size <= MAX_LENGTH and _not_hex(token):
                     candidates.update(token[i : i + length] for i in range(size - length + 1))
         self._match(view, candidates, hits)
         if self.heuristic:
@@ -437,14 +439,15 @@ class Matcher:
         for body in tokens:
             if len(body) < 22:
                 continue
-            if len(body) >= 2 * MIN_LENGTH and not body.translate(None, _HEX_DIGITS):
+            if len(body) >= 2 * MIN_LENGTH and not _not_hex(body):
                 if len(body) % 2 == 0:
                     hex_chunks.append(_Chunk(binascii.unhexlify(body), body, None))
                 continue
             if len(body) % 4 == 1:
                 continue
             try:
-                decoded = binascii.a2b_base64(body.translate(_URL_TO_STD) + b"=" * (-len(body) % 4))
+                std = body.translate(_URL_TO_STD) if b"-" in body or b"_" in body else body
+                decoded = binascii.a2b_base64(std + b"=" * (-len(std) % 4))
             except binascii.Error:
                 continue
             if len(decoded) >= MIN_LENGTH:
