@@ -254,6 +254,8 @@ def _tokens(
     left out: no piece of them can be fingerprinted.
     """
     printable = _runs(data, data.translate(_PRINTABLE), shortest)
+    if not printable:
+        return printable, set(), set(), set(), []
     small = [token for token in printable if len(token) <= MAX_LENGTH]
     joined = b" ".join(small)
     url = {p for p in joined.translate(_URL_SPLIT).split() if len(p) >= MIN_LENGTH}
@@ -351,6 +353,24 @@ class Matcher:
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
         printable, url, std, padded, blobs = _tokens(data, self._shortest)
+        if printable:
+            self._candidates(view, depth, printable, url, std, padded, blobs, hits)
+        # else nothing to fingerprint or decode (most small files): only UTF-16 text is left
+        if depth < self.decode_depth and b"\x00" in data and not view.encoding.endswith("utf-16"):
+            for child in self._utf16(view):
+                self._search(child, depth + 1, hits)
+
+    def _candidates(
+        self,
+        view: _View,
+        depth: int,
+        printable: set[bytes],
+        url: set[bytes],
+        std: set[bytes],
+        padded: set[bytes],
+        blobs: list[bytes],
+        hits: list[Hit],
+    ) -> None:
         alphabet = url | std
         # Only strings with a digit, or of a window length, are fingerprinted: the identifiers,
         # paths and words that make up most of a build have neither, and a random secret
@@ -375,9 +395,6 @@ class Matcher:
             return
         for child in self._decoded(view, numbered):
             self._search(child, depth + 1, hits)
-        if b"\x00" in data and not view.encoding.endswith("utf-16"):
-            for child in self._utf16(view):
-                self._search(child, depth + 1, hits)
 
     def _match(self, view: _View, candidates: set[bytes], hits: list[Hit]) -> None:
         if self.known:
