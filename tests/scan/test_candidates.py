@@ -34,11 +34,12 @@ def test_a_secret_without_a_digit_of_intercoms_length_is_still_found(tmp_path: P
     known = KnownSecrets([KnownSecret(fingerprint(secret), IOS_PROD, "current")])
     (tmp_path / "a.env").write_text(f"INTERCOM_SECRET={secret}\n")
     (tmp_path / "b.xml").write_bytes(f"<s>{secret}</s>".encode("utf-16-le"))
+    expected = [("a.env", "plain"), ("b.xml", "utf-16le")]
     report = scan([tmp_path], known)
-    assert [(f.file[-5:], f.encoding) for f in report.findings] == [
-        ("a.env", "plain"),
-        ("b.xml", "utf-16le"),
-    ]
+    assert [(f.file[-5:], f.encoding) for f in report.findings] == expected
+    # other window lengths do not take Intercom's out of the rule
+    report = scan([tmp_path], known, window_lengths=(32,))
+    assert [(f.file[-5:], f.encoding) for f in report.findings] == expected
 
 
 def test_utf16_strings_among_thousands_in_a_resource_table(tmp_path: Path) -> None:

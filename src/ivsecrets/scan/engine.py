@@ -1,17 +1,22 @@
 """Candidates in bytes, fingerprinted: the part of a scan that must be fast.
 
 Every run of a secret alphabet (base64url, base64, and printable non-quote characters; hex is a
-subset of both) that is 16 to 512 characters long is a candidate, in plain bytes, in UTF-16 text
-(both byte orders) and inside base64- and hex-encoded tokens (decoded, then searched the same way,
-a few levels deep). Inside tokens longer than a secret, every window of the window lengths (43,
-Intercom's length, by default) is a candidate too, so a secret glued to other alphabet characters
-is still found.
+subset of both) that is 16 to 512 characters long and has a digit, or has Intercom's length (43)
+or a window length, is a candidate, in plain bytes, in UTF-16 text (both byte orders) and inside
+base64- and hex-encoded tokens (decoded, then searched the same way, a few levels deep). Inside
+tokens with a digit longer than a secret, every window of the window lengths (43 by default) is a
+candidate too, so a secret glued to other alphabet characters is still found.
 
-Why it is fast enough for a pre-commit hook and a 100 MB mobile build:
+Why it is fast enough for a pre-commit hook and a 100 MB mobile build (docs/scan.md, "Speed"):
 
 - runs are found by translating the bytes to a two-letter alphabet (``bytes.translate``) and
   looking for sixteen marks in a row with ``bytes.find``, which is C speed; a regular expression
-  over the bytes would retry at every position and runs ten times slower;
+  over the bytes would retry at every position and runs ten times slower; a run that cannot be a
+  candidate (no digit, too short to hold a 43-character one) is never copied;
+- the digit rule: identifiers, type descriptors and words, most of the runs of a build, have no
+  digit; a random secret almost always has one (and one of Intercom's length is kept without);
+- UTF-16 text is read as two views (characters at even and at odd offsets) built with slices,
+  ``translate`` and big-integer OR/AND, not string by string;
 - candidates are deduplicated per buffer with a set, and fingerprints already computed are
   remembered across files (misses in a bounded set), so each distinct token costs one HMAC once;
 - the HMAC is the one-shot C ``hmac.digest``; positions, lines and columns are only computed for
@@ -335,7 +340,9 @@ class Matcher:
             sorted({n for n in window_lengths if MIN_LENGTH <= n <= MAX_LENGTH})
         )
         self.decode_depth = decode_depth
-        self._shortest = min(self.window_lengths, default=MAX_LENGTH + 1)
+        # A candidate without a digit is fingerprinted only if it has one of these lengths.
+        self._lengths = frozenset((INTERCOM_SECRET_LENGTH, *self.window_lengths))
+        self._shortest = min(self._lengths)
         self.remember = remember
         self.candidates = 0  # fingerprints computed so far
         self._misses: set[bytes] = set()
@@ -372,14 +379,15 @@ class Matcher:
         hits: list[Hit],
     ) -> None:
         alphabet = url | std
-        # Only strings with a digit, or of a window length, are fingerprinted: the identifiers,
-        # paths and words that make up most of a build have neither, and a random secret
-        # almost always has a digit (docs/scan.md, "Which strings are fingerprinted").
+        # Only strings with a digit, or of Intercom's length or a window length, are
+        # fingerprinted: the identifiers, paths and words that make up most of a build have
+        # neither, and a random secret of another length almost always has a digit (docs/scan.md,
+        # "Which strings are fingerprinted"). This cut the fingerprints on the bench tree 7-fold.
         numbered = set(filter(_has_digit, alphabet))  # decoded too: blobs included
         candidates = set(filter(_has_digit, printable | padded))
         candidates.update(numbered)
         for tokens in (printable, alphabet, padded):
-            candidates.update(t for t in tokens if len(t) in self.window_lengths)
+            candidates.update(t for t in tokens if len(t) in self._lengths)
         candidates.difference_update(blobs)
         for length in self.window_lengths:
             for token in numbered:
