@@ -31,6 +31,7 @@ import string
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 from ivsecrets.scan.known import KnownSecret, KnownSecrets, fingerprint_digests
 from ivsecrets.secret import fingerprint
@@ -386,8 +387,9 @@ class Matcher:
         numbered = set(filter(_has_digit, alphabet))  # decoded too: blobs included
         candidates = set(filter(_has_digit, printable | padded))
         candidates.update(numbered)
-        for tokens in (printable, alphabet, padded):
-            candidates.update(t for t in tokens if len(t) in self._lengths)
+        kept_length = self._lengths.__contains__
+        for tokens in (printable, alphabet, padded):  # selected in C: no Python per token
+            candidates.update(compress(tokens, map(kept_length, map(len, tokens))))
         candidates.difference_update(blobs)
         for length in self.window_lengths:
             for token in numbered:
