@@ -256,8 +256,8 @@ def _tokens(
     the printable runs, and the alphabets are split out of the distinct ones, joined, in C
     (translate, then split on spaces): no Python work per piece but a length test.
 
-    Printable runs without a digit shorter than ``shortest`` (the shortest window length) are
-    left out: no piece of them can be fingerprinted.
+    Printable runs without a digit shorter than ``shortest`` (the shortest length at which a
+    string without a digit is fingerprinted) are left out: no piece of them can be.
     """
     printable = _runs(data, data.translate(_PRINTABLE), shortest)
     if not printable:
