@@ -230,6 +230,9 @@ def main() -> int:
             f"| {name} | {wall:.2f} | {size / MB / wall:.0f} | {wall / t_grep[0]:.1f} "
             f"| {cpu:.2f} | {size / MB / cpu:.0f} | {cpu / t_grep[1]:.1f} |"
         )
+    ratio = t_lib[1] / t_grep[1]
+    verdict = "within" if ratio <= 10 else "NOT within"
+    print(f"\nlibrary scan: {ratio:.1f}x grep -rF's CPU time, {verdict} the 10x target")
     assert len(report.findings) == 4, [f.where for f in report.findings]
     false_positives(args.fp_corpus or _site_packages())
     return 0

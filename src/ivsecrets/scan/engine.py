@@ -1,17 +1,22 @@
 """Candidates in bytes, fingerprinted: the part of a scan that must be fast.
 
 Every run of a secret alphabet (base64url, base64, and printable non-quote characters; hex is a
-subset of both) that is 16 to 512 characters long is a candidate, in plain bytes, in UTF-16 text
-(both byte orders) and inside base64- and hex-encoded tokens (decoded, then searched the same way,
-a few levels deep). Inside tokens longer than a secret, every window of the window lengths (43,
-Intercom's length, by default) is a candidate too, so a secret glued to other alphabet characters
-is still found.
+subset of both) that is 16 to 512 characters long and has a digit, or has Intercom's length (43)
+or a window length, is a candidate, in plain bytes, in UTF-16 text (both byte orders) and inside
+base64- and hex-encoded tokens (decoded, then searched the same way, a few levels deep). Inside
+tokens with a digit longer than a secret, every window of the window lengths (43 by default) is a
+candidate too, so a secret glued to other alphabet characters is still found.
 
-Why it is fast enough for a pre-commit hook and a 100 MB mobile build:
+Why it is fast enough for a pre-commit hook and a 100 MB mobile build (docs/scan.md, "Speed"):
 
 - runs are found by translating the bytes to a two-letter alphabet (``bytes.translate``) and
   looking for sixteen marks in a row with ``bytes.find``, which is C speed; a regular expression
-  over the bytes would retry at every position and runs ten times slower;
+  over the bytes would retry at every position and runs ten times slower; a run that cannot be a
+  candidate (no digit, too short to hold a 43-character one) is never copied;
+- the digit rule: identifiers, type descriptors and words, most of the runs of a build, have no
+  digit; a random secret almost always has one (and one of Intercom's length is kept without);
+- UTF-16 text is read as two views (characters at even and at odd offsets) built with slices,
+  ``translate`` and big-integer OR/AND, not string by string;
 - candidates are deduplicated per buffer with a set, and fingerprints already computed are
   remembered across files (misses in a bounded set), so each distinct token costs one HMAC once;
 - the HMAC is the one-shot C ``hmac.digest``; positions, lines and columns are only computed for
@@ -26,6 +31,7 @@ import string
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 
 from ivsecrets.scan.known import KnownSecret, KnownSecrets, fingerprint_digests
 from ivsecrets.secret import fingerprint
@@ -73,15 +79,20 @@ _STD_PADDED_SPLIT = bytes(c if c in _STD_CHARS + b"=" else 0x20 for c in range(2
 # separators and quotes that surround values in code (so `f(a,b)` is not one long token), nor
 # '.' and ':', which join names, hosts and URLs far more often than they appear in a secret.
 _PRINTABLE = _table(bytes(c for c in range(0x21, 0x7F) if c not in b"\"'`\\<>()[]{};,.:"))
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
 _DIGITS = string.digits.encode()
+_has_digit = re.compile(b"[0-9]").search
+_not_hex = re.compile(b"[^0-9a-fA-F]").search  # stops at the first one: blobs are long
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 # UTF-16 text in the ASCII range: a printable (or tab, newline, space) byte beside a NUL byte.
 _U16 = bytearray(_table(bytes(range(0x20, 0x7F)) + b"\t\n\r"))
 _U16[0] = ord("z")
 _UTF16 = bytes(_U16)
 _UTF16_NEEDLE = b"az" * MIN_LENGTH
-_UTF16_RUN = re.compile(b"(?:az)+")
+_UTF16_PAIRS = re.compile(b"(?:[\x20-\x7e\t\n\r]\x00)*")
+_UTF16_TEXT = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
+# A character's partner byte: NUL leaves the character as it is; any other byte sets its high bit,
+# which takes it out of every alphabet (they are all ASCII).
+_PARTNER = bytes([0x00] + [0x80] * 255)
 # 32 bytes in 43 base64url characters leave the last character's two low bits zero.
 _CANONICAL_LAST = frozenset(b"AEIMQUYcgkosw048")
 
@@ -133,10 +144,34 @@ class _View:
         data = b"\n".join(chunk.decoded for chunk in chunks)
         return cls(data, name, parent, chunks, starts, width)
 
+    @classmethod
+    def utf16(cls, parent: _View, shift: int, data: bytes) -> _View:
+        """The characters at ``shift``, ``shift + 2``... of ``parent``: byte ``i`` here is ``i * 2
+        + shift`` there, so no chunks are needed to map offsets back."""
+        name = "utf-16" if parent.parent is None else f"{parent.encoding}>utf-16"
+        return cls(data, name, parent, width=2, shift=shift)
+
+    def name_at(self, local: int) -> str:
+        """The encoding to report for a hit at ``local``: a UTF-16 view says which byte order.
+
+        The order shows only at the end of the text (little-endian text ends with a NUL,
+        big-endian text starts with one), so text that ends on a character is named big-endian;
+        the characters are the same either way.
+        """
+        if not self.encoding.endswith("utf-16") or self.parent is None:
+            return self.encoding
+        data = self.parent.data
+        pairs = _UTF16_PAIRS.match(data, self.shift + local * self.width)
+        end = pairs.end() if pairs else len(data)
+        order = "be" if end < len(data) and data[end] in _UTF16_TEXT else "le"
+        return f"{self.encoding}{order}"
+
     def root_offsets(self, local: int) -> list[int]:
         """Offsets in the scanned buffer that ``local`` (an offset in this view) comes from."""
         if self.parent is None:
             return [local]
+        if not self.chunks:  # UTF-16: character by character
+            return self.parent.root_offsets(self.shift + local * self.width)
         index = bisect_right(self.starts, local) - 1
         chunk = self.chunks[index]
         inner = local - self.starts[index]
@@ -174,6 +209,30 @@ def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
     return spans
 
 
+def _runs(data: bytes, marks: bytes, shortest: int) -> set[bytes]:
+    """The distinct maximal runs of at least MIN_LENGTH marks, as pieces of ``data``, that are
+    ``shortest`` long or longer or have a digit (others cannot be fingerprinted, nor hold a
+    piece that can: see ``Matcher._search``).
+
+    ``_spans`` without the list of positions: the hottest loop of a scan, one pass per run, and
+    a run left out is never copied.
+    """
+    find = marks.find
+    digit = _has_digit
+    runs: set[bytes] = set()
+    add = runs.add
+    size = len(marks)
+    position = find(_NEEDLE)
+    while position >= 0:
+        end = find(b" ", position + MIN_LENGTH)
+        if end < 0:
+            end = size
+        if end - position >= shortest or digit(data, position, end):
+            add(data[position:end])
+        position = find(_NEEDLE, end)
+    return runs
+
+
 def _masked(marks: bytes, blobs: Sequence[tuple[int, int]]) -> bytes | bytearray:
     if not blobs:
         return marks
@@ -188,7 +247,7 @@ def _blobs(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _tokens(
-    data: bytes,
+    data: bytes, shortest: int = MIN_LENGTH
 ) -> tuple[set[bytes], set[bytes], set[bytes], set[bytes], list[bytes]]:
     """The distinct runs of printable secret characters, of base64url, of base64 in ``data``.
 
@@ -196,8 +255,13 @@ def _tokens(
     Every base64 or base64url run lies inside a printable run, so one pass over the data finds
     the printable runs, and the alphabets are split out of the distinct ones, joined, in C
     (translate, then split on spaces): no Python work per piece but a length test.
+
+    Printable runs without a digit shorter than ``shortest`` (the shortest length at which a
+    string without a digit is fingerprinted) are left out: no piece of them can be.
     """
-    printable = {data[a:b] for a, b in _spans(data.translate(_PRINTABLE))}
+    printable = _runs(data, data.translate(_PRINTABLE), shortest)
+    if not printable:
+        return printable, set(), set(), set(), []
     small = [token for token in printable if len(token) <= MAX_LENGTH]
     joined = b" ".join(small)
     url = {p for p in joined.translate(_URL_SPLIT).split() if len(p) >= MIN_LENGTH}
@@ -216,10 +280,17 @@ def _tokens(
         # A run longer than MAX_LENGTH is encoded data (an inline image, a key, a blob): it is
         # decoded, and the shorter runs of the other alphabet inside it (base64url pieces
         # between the '+' and '/' of base64) are not candidates: random, and numerous.
-        if not token.translate(None, _URL_CHARS):
-            url.add(token)
-        elif not token.translate(None, _STD_CHARS):
-            std.add(token)
+        # Its base64 padding ('=' or '==' at the end) is set aside first: a padded blob is one
+        # run of its alphabet, not a mixed token to take apart run by run.
+        core = token.rstrip(b"=")
+        if len(token) - len(core) > 2:
+            core = token
+        if not core.translate(None, _URL_CHARS):
+            url.add(core)
+            blobs.append(core)
+        elif not core.translate(None, _STD_CHARS):
+            std.add(core)
+            blobs.append(core)
         else:
             url_marks = token.translate(_URL)
             url_spans = _spans(url_marks)
@@ -230,7 +301,7 @@ def _tokens(
             url.update(token[a:b] for a, b in url_spans)
             std.update(token[a:b] for a, b in std_spans)
             blobs.extend(token[a:b] for a, b in (*url_spans, *std_spans) if b - a > MAX_LENGTH)
-    return printable, url, std, padded, blobs
+    return set(small), url, std, padded, blobs
 
 
 def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
@@ -270,6 +341,9 @@ class Matcher:
             sorted({n for n in window_lengths if MIN_LENGTH <= n <= MAX_LENGTH})
         )
         self.decode_depth = decode_depth
+        # A candidate without a digit is fingerprinted only if it has one of these lengths.
+        self._lengths = frozenset((INTERCOM_SECRET_LENGTH, *self.window_lengths))
+        self._shortest = min(self._lengths)
         self.remember = remember
         self.candidates = 0  # fingerprints computed so far
         self._misses: set[bytes] = set()
@@ -286,30 +360,51 @@ class Matcher:
 
     def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
         data = view.data
-        printable, url, std, padded, blobs = _tokens(data)
+        printable, url, std, padded, blobs = _tokens(data, self._shortest)
+        if printable:
+            self._candidates(view, depth, printable, url, std, padded, blobs, hits)
+        # else nothing to fingerprint or decode (most small files): only UTF-16 text is left
+        if depth < self.decode_depth and b"\x00" in data and not view.encoding.endswith("utf-16"):
+            for child in self._utf16(view):
+                self._search(child, depth + 1, hits)
+
+    def _candidates(
+        self,
+        view: _View,
+        depth: int,
+        printable: set[bytes],
+        url: set[bytes],
+        std: set[bytes],
+        padded: set[bytes],
+        blobs: list[bytes],
+        hits: list[Hit],
+    ) -> None:
         alphabet = url | std
-        candidates = (printable | alphabet | padded).difference(blobs)
+        # Only strings with a digit, or of Intercom's length or a window length, are
+        # fingerprinted: the identifiers, paths and words that make up most of a build have
+        # neither, and a random secret of another length almost always has a digit (docs/scan.md,
+        # "Which strings are fingerprinted"). This cut the fingerprints on the bench tree 7-fold.
+        numbered = set(filter(_has_digit, alphabet))  # decoded too: blobs included
+        candidates = set(filter(_has_digit, printable | padded))
+        candidates.update(numbered)
+        kept_length = self._lengths.__contains__
+        for tokens in (printable, alphabet, padded):  # selected in C: no Python per token
+            candidates.update(compress(tokens, map(kept_length, map(len, tokens))))
+        candidates.difference_update(blobs)
         for length in self.window_lengths:
-            for token in alphabet:
+            for token in numbered:
                 size = len(token)
                 # A window of a token without a digit, or of hex, would be a secret without a
                 # digit or a hex one: for 43 random base64url characters, under 0.1 % of them.
-                if (
-                    length < size <= MAX_LENGTH
-                    and token.translate(None, _DIGITS) != token
-                    and token.translate(None, _HEX_DIGITS)
-                ):
+                if length < size <= MAX_LENGTH and _not_hex(token):
                     candidates.update(token[i : i + length] for i in range(size - length + 1))
         self._match(view, candidates, hits)
         if self.heuristic:
             self._suspects(view, url, hits)
         if depth >= self.decode_depth:
             return
-        for child in self._decoded(view, alphabet):
+        for child in self._decoded(view, numbered):
             self._search(child, depth + 1, hits)
-        if b"\x00" in data:
-            for child in self._utf16(view):
-                self._search(child, depth + 1, hits)
 
     def _match(self, view: _View, candidates: set[bytes], hits: list[Hit]) -> None:
         if self.known:
@@ -330,8 +425,9 @@ class Matcher:
         for candidate in candidates.intersection(self._hits):
             printed, entries = self._hits[candidate]
             for local in _find_all(view.data, candidate):
+                encoding = view.name_at(local)
                 for offset in view.root_offsets(local):
-                    hits.append(Hit(offset, view.encoding, printed, entries))
+                    hits.append(Hit(offset, encoding, printed, entries))
 
     def _suspects(self, view: _View, url: set[bytes], hits: list[Hit]) -> None:
         data = view.data
@@ -355,25 +451,30 @@ class Matcher:
                 if word is None:
                     continue
                 reason = f"43-character base64url string (256 bits) near '{word.decode()}'"
+                encoding = view.name_at(local)
                 for offset in view.root_offsets(local):
-                    hits.append(Hit(offset, view.encoding, fingerprint(token), (), reason))
+                    hits.append(Hit(offset, encoding, fingerprint(token), (), reason))
 
-    def _decoded(self, view: _View, tokens: set[bytes]) -> list[_View]:
-        """Views of the tokens that decode as hex or base64 to something long enough to search."""
+    def _decoded(self, view: _View, tokens: Iterable[bytes]) -> list[_View]:
+        """Views of the tokens that decode as hex or base64 to something long enough to search.
+
+        ``tokens``: the runs of the alphabets (no '=' in them) that have a digit. Encoded data
+        of 16 bytes or more has a digit in all but a few in 10,000 cases; identifiers (the most
+        common long tokens) have none, and are not decoded.
+        """
         hex_chunks, base64_chunks = [], []
-        for body in tokens:  # runs of the alphabets: no '=' in them
-            # Encoded data of 16 bytes or more has a digit in all but a few in 10,000 cases;
-            # identifiers (the most common long tokens) have none, and are not decoded.
-            if len(body) < 22 or body.translate(None, _DIGITS) == body:
+        for body in tokens:
+            if len(body) < 22:
                 continue
-            if len(body) >= 2 * MIN_LENGTH and not body.translate(None, _HEX_DIGITS):
+            if len(body) >= 2 * MIN_LENGTH and not _not_hex(body):
                 if len(body) % 2 == 0:
                     hex_chunks.append(_Chunk(binascii.unhexlify(body), body, None))
                 continue
             if len(body) % 4 == 1:
                 continue
             try:
-                decoded = binascii.a2b_base64(body.translate(_URL_TO_STD) + b"=" * (-len(body) % 4))
+                std = body.translate(_URL_TO_STD) if b"-" in body or b"_" in body else body
+                decoded = binascii.a2b_base64(std + b"=" * (-len(std) % 4))
             except binascii.Error:
                 continue
             if len(decoded) >= MIN_LENGTH:
@@ -386,26 +487,30 @@ class Matcher:
         return views
 
     def _utf16(self, view: _View) -> list[_View]:
-        """Views of the UTF-16 text (ASCII range) in a buffer, one per byte order.
+        """Views of the UTF-16 text (ASCII range) in a buffer: the characters at even offsets,
+        and those at odd offsets.
 
-        A region where printable bytes and NUL bytes alternate is UTF-16 text; its characters are
-        the printable bytes. Which byte order it is shows only at the ends (little-endian text
-        ends with a NUL, big-endian text starts with one), so a region that ends on a character
-        is named big-endian; the characters are the same either way.
+        A character of UTF-16 text in the ASCII range has a NUL byte beside it (after it in
+        little-endian text, before it in big-endian text). Each view keeps the characters with a
+        NUL on either side and hides the others (high bit set: in no alphabet), so runs never
+        cross from text into binary. Built with slicing, ``translate`` and big-integer OR/AND,
+        all in C: no Python work per string, which a resource table has by the ten thousand.
+        Called only when the buffer has a run of sixteen such characters.
         """
         data = view.data
-        marks = data.translate(_UTF16)
-        chunks: dict[str, list[_Chunk]] = {"utf-16le": [], "utf-16be": []}
-        position = marks.find(_UTF16_NEEDLE)
-        while position >= 0:
-            match = _UTF16_RUN.match(marks, position)
-            end = match.end() if match else position + len(_UTF16_NEEDLE)
-            big_endian = marks[end : end + 1] == b"a"
-            if big_endian:
-                end += 1
-            order = "utf-16be" if big_endian else "utf-16le"
-            chunks[order].append(_Chunk(data[position:end:2], b"", position))
-            position = marks.find(_UTF16_NEEDLE, end)
-        return [
-            _View.derived(view, order, found, width=2) for order, found in chunks.items() if found
-        ]
+        if data.translate(_UTF16).find(_UTF16_NEEDLE) < 0:
+            return []
+        views = []
+        for shift in (0, 1):
+            chars = data[shift::2]
+            size = len(chars)
+            after = data[shift + 1 :: 2].ljust(size, b"\x01")
+            before = data[0::2][:size] if shift else b"\x01" + data[1::2][: size - 1]
+            hidden = _as_int(after.translate(_PARTNER)) & _as_int(before.translate(_PARTNER))
+            text = (_as_int(chars) | hidden).to_bytes(size, "big")
+            views.append(_View.utf16(view, shift, text))
+        return views
+
+
+def _as_int(data: bytes) -> int:
+    return int.from_bytes(data, "big")

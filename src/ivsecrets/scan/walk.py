@@ -165,7 +165,12 @@ class Scanner:
                 if not self._within(name, size):
                     return
                 handle.seek(0)  # one read of the whole file, no copy to join two
-                data = handle.read(self.limits.max_file_bytes + 1)
+                # read(n) allocates n bytes up front: ask for the size, not the limit (a
+                # 100 MB allocation per file cost more than reading the file), and read on
+                # only if the file grew since fstat.
+                data = handle.read(size + 1)
+                if len(data) > size:
+                    data += handle.read(self.limits.max_file_bytes + 1 - len(data))
         except OSError as err:
             self._skip(name, f"cannot read: {err.strerror}")
             return
