@@ -335,7 +335,8 @@ class AwsProvider(WritableProvider):
         pending = _holder(labels, Stage.pending)
         if pending != pending_version:
             raise ConcurrentRotationError(
-                f"the pending version is {pending}, not {pending_version}"
+                f"version {pending_version} is no longer pending (pending is "
+                f"{pending or 'nothing'})"
             )
         self._unlabel(ref, Stage.pending, pending)
 
