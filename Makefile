@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHECKOV_VENV := .tools/checkov
 
-.PHONY: demo test lint typecheck pytest bench bench-peers clean setup
+.PHONY: demo test lint typecheck pytest bench bench-peers clean setup soak-rotation
 
 $(BIN)/ivsecrets: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ typecheck: $(BIN)/ivsecrets
 	$(BIN)/mypy --strict src/ivsecrets
 
 test: lint typecheck pytest
+
+# The long run of the rotation proof (issue 11): the model-based test with
+# IVSECRETS_SOAK_EXAMPLES x IVSECRETS_SOAK_STEPS steps per store (default 400 x 60), and 50 rounds
+# of two `ivsecrets rotate` processes per store. Prints the figures (steps, faults injected).
+soak-rotation: $(BIN)/ivsecrets
+	IVSECRETS_SOAK=1 $(BIN)/pytest -q -s -p no:cacheprovider -o timeout=0 \
+		tests/test_rotation_model.py tests/test_rotation_processes.py
 
 bench: $(BIN)/ivsecrets
 	$(BIN)/python bench/hot_path.py

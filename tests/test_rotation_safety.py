@@ -54,6 +54,7 @@ class World:
     config: Config
     build: Callable[[Faults], Provider]
     intercom_api: FakeIntercomAPI
+    text: str = ""  # the configuration's TOML (for processes)
     skew: float = 0.0
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -137,7 +138,8 @@ def make_world(
     text = six.config_text
     if store == "gcp":
         text = 'store = "gcp"\n\n' + gcp_store_toml(six.server.address, six.project, timeout=2)
-    config = parse_config(text + "\n[cache]\nttl = 60\nmax_stale = 60\n" + extra, f"{store}.toml")
+    text += "\n[cache]\nttl = 60\nmax_stale = 60\n" + extra
+    config = parse_config(text, f"{store}.toml")
     for ws in ("TEST", "PROD"):
         monkeypatch.setenv(f"IVSECRETS_INTERCOM_TOKEN_{ws}", intercom_api.token)
 
@@ -155,7 +157,7 @@ def make_world(
 
         return GcpProvider(options, client=gcp_client(six.server.address, faults))
 
-    world = World(store, config, build, intercom_api)
+    world = World(store, config, build, intercom_api, text)
     yield world
     for close in world.closers:
         close()

@@ -286,6 +286,14 @@ class Rotator:
         gone = set(others)
         run.change(lambda r: replace(r, journal=tuple(e for e in r.journal if e not in gone)))
 
+    def settle(self, platform: str | Platform, workspace: str) -> RotationResult:
+        """Take the lease and clean up what dead runs left (their journaled Intercom secrets that
+        no version references, a promotion they did not record), then release it."""
+        ec, provider = self._writable(platform, workspace)
+        with self._leased(ec, provider, "settle"):
+            pass
+        return RotationResult(ec.environment, "settled")
+
     # -- rotate ---------------------------------------------------------------------------------
 
     def rotate(
