@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -52,6 +52,7 @@ settings.register_profile(
     "rotation-ci",
     max_examples=8,
     stateful_step_count=15,
+    derandomize=True,  # the same examples on every CI run; the soak explores
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
@@ -60,6 +61,11 @@ settings.register_profile(
     "rotation-soak",
     max_examples=int(os.environ.get("IVSECRETS_SOAK_EXAMPLES", "400")),
     stateful_step_count=int(os.environ.get("IVSECRETS_SOAK_STEPS", "60")),
+    # IVSECRETS_SOAK_SHRINK=0 reports the first failing sequence as found (shrinking a long
+    # sequence against real servers can take many minutes).
+    phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    if os.environ.get("IVSECRETS_SOAK_SHRINK") == "0"
+    else list(Phase),
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
@@ -205,6 +211,9 @@ def test_rotation_model(
                 outcome = type(err).__name__
             else:
                 outcome = result.action
+            if name == "finish-now" and outcome == "finished":
+                # --grace 0 is the operator's word that no backend signs with it any more.
+                self.demoted.clear()
             for kind, _label in faults.fired:
                 figures.faults[kind] += 1
             figures.outcomes[f"{name}: {outcome}"] += 1

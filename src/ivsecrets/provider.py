@@ -619,7 +619,8 @@ class WritableProvider(Provider):
         found = self._stage_versions(environment, reference)
         try:
             record = self.read_record(reference)[0]
-        except StoreError as err:  # a reader may rightly not see the record: times unknown
+        except IVSecretsError as err:  # a reader may rightly not see it (or a KV v1 mount,
+            # a pinned version, has none): the times are unknown
             log.debug("ivsecrets: no rotation record for %s: %s", reference, err)
             return found
         return [
