@@ -524,6 +524,15 @@ class RotationRecord:
         return cls(lease, journal, since, demoted)
 
 
+def _back_off(attempt: int) -> None:
+    """A short random pause after a lost compare-and-set, so racing writers do not collide again
+    in step (a store that lets two first writes both land makes both back off)."""
+    import random
+    import time
+
+    time.sleep(random.uniform(0, 0.02 * attempt))  # jitter, not a secret
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -662,7 +671,9 @@ class WritableProvider(Provider):
 
         Returns the record as written and the lease of a dead run taken over (or None).
         """
-        for _attempt in range(5):
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
             record, token = self.read_record(reference)
             held = record.lease
             if held is not None and held.run != run and not held.expired(now):
@@ -690,7 +701,9 @@ class WritableProvider(Provider):
     ) -> RotationRecord:
         """Apply ``change`` to the record while ``run`` holds the lease (renewing it when ``step``
         is given); LeaseLostError-like ConcurrentRotationError once another run took it over."""
-        for _attempt in range(5):
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
             record, token = self.read_record(reference)
             lease = record.lease
             if lease is None or lease.run != run:
@@ -708,7 +721,9 @@ class WritableProvider(Provider):
 
     def release_lease(self, reference: str, *, run: str) -> None:
         """Give the lease up (nothing happens if ``run`` no longer holds it)."""
-        for _attempt in range(5):
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
             record, token = self.read_record(reference)
             if record.lease is None or record.lease.run != run:
                 return

@@ -352,9 +352,9 @@ class AwsProvider(WritableProvider):
         holder = next((v for v, names in labels.items() if RECORD_LABEL in names), None)
         if holder is None:
             return None, None
-        read = self.client().get_secret_value(
-            SecretId=ref.name, VersionId=holder, VersionStage=RECORD_LABEL
-        )
+        # By version id alone: a version's value never changes, and if the label moved since
+        # the describe, the write's compare-and-set fails and the record is read again.
+        read = self.client().get_secret_value(SecretId=ref.name, VersionId=holder)
         return read.get("SecretString"), holder
 
     def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
