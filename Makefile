@@ -9,7 +9,7 @@ CHECKOV_VENV := .tools/checkov
 PACKAGE := $(VENV)/.installed-package
 TESTING := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest bench bench-peers clean setup
+.PHONY: demo test lint typecheck pytest bench bench-peers clean setup soak-rotation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ typecheck: $(TESTING)
 	$(BIN)/mypy --strict src/ivsecrets
 
 test: lint typecheck pytest
+
+# The long run of the rotation proof (issue 11): the model-based test with
+# IVSECRETS_SOAK_EXAMPLES x IVSECRETS_SOAK_STEPS steps per store (default 400 x 60), and 50 rounds
+# of two `ivsecrets rotate` processes per store. Prints the figures (steps, faults injected).
+soak-rotation: $(TESTING)
+	IVSECRETS_SOAK=1 $(BIN)/pytest -q -s -p no:cacheprovider -o timeout=0 \
+		tests/test_rotation_model.py tests/test_rotation_processes.py
 
 bench: $(TESTING)
 	$(BIN)/python bench/hot_path.py

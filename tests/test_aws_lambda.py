@@ -138,7 +138,12 @@ class Rig:
 
     def stages(self) -> dict[str, list[str]]:
         described = self.aws.describe_secret(SecretId=self.name)
-        return {v: s for v, s in described["VersionIdsToStages"].items() if s}
+        # AWS's labels only: the rotation record's version carries ivsecrets' own label.
+        found = {
+            v: [x for x in s if x.startswith("AWS")]
+            for v, s in described["VersionIdsToStages"].items()
+        }
+        return {v: s for v, s in found.items() if s}
 
     def tags(self) -> dict[str, str]:
         described = self.aws.describe_secret(SecretId=self.name)
@@ -281,11 +286,21 @@ def test_create_secret_twice_with_one_token_creates_one_intercom_secret(rig: Rig
 def test_a_store_failure_during_put_deletes_the_intercom_secret(
     rig: Rig, moto_control: MotoServer
 ) -> None:
-    actions = [a for a in LAMBDA_ACTIONS if a != "secretsmanager:PutSecretValue"]
-    no_put = aws_boto_session(**iam_user(moto_control.url, "no-put", actions))
-    client = no_put.client("secretsmanager", endpoint_url=moto_control.url)
+    from botocore.exceptions import ClientError
+
+    client = aws_boto_session().client("secretsmanager", endpoint_url=moto_control.url)
+
+    def deny_staging(params: dict[str, Any], **_: Any) -> None:
+        # Only the put of the new value fails (the rotation record's writes pass).
+        if params.get("VersionStages") == ["AWSPENDING"]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}
+            raise ClientError(error, "PutSecretValue")  # type: ignore[arg-type]
+
+    client.meta.events.register(
+        "before-parameter-build.secrets-manager.PutSecretValue", deny_staging
+    )
     token = rig.start()
-    with moto_control.iam_enforced(), pytest.raises(AccessDeniedError):
+    with pytest.raises(AccessDeniedError):
         rig.run(rig.rotation(client=client), token, "createSecret")
     assert rig.intercom_api.counts["create"] == 1 and set(rig.live()) == {rig.original_id}
     assert "AWSPENDING" in rig.stages()[token], "AWS retries: the same token still works"
@@ -310,16 +325,29 @@ def test_an_ambiguous_create_is_reconciled(rig: Rig) -> None:
 
 
 def test_an_orphan_of_a_crashed_create_secret_is_deleted(rig: Rig) -> None:
+    from ivsecrets.provider import JournalEntry, RotationRecord
+
     token = rig.start()
-    # A run that died after creating at Intercom and tagging, before storing.
-    orphan = rig.intercom_api.state.add("ivsecrets ios prod 2026-01-01T00:00:00Z #1", ios=True)
-    rig.aws.tag_resource(
-        SecretId=rig.name, Tags=[{"Key": INTERCOM_TAG + token, "Value": orphan.id}]
-    )
+    # A run that died after journaling and creating at Intercom, before storing.
+    name = "ivsecrets ios prod 2026-01-01T00:00:00Z run dead0001"
+    orphan = rig.intercom_api.state.add(name + " #1", ios=True)
+    store = rig.rotation().store
+    _, cas = store.read_record(rig.name)
+    dead = RotationRecord(journal=(JournalEntry("dead0001", name, orphan.id),))
+    assert store.write_record(rig.name, dead, cas)
+    # Named like ours but journaled by no run: never deleted by its name alone.
+    stray = rig.intercom_api.state.add("ivsecrets ios prod 2026-01-01T00:00:00Z #1", ios=True)
     other = rig.intercom_api.state.add("ivsecrets web prod 2026-01-01T00:00:00Z #1", web=True)
     rig.run(rig.rotation(), token, *STEPS)
     assert orphan.id not in rig.live() and other.id in rig.live(), "web/prod's is not ours"
-    assert set(rig.live()) == {rig.original_id, other.id, rig.tags()[INTERCOM_TAG + token]}
+    assert stray.id in rig.live()
+    assert set(rig.live()) == {
+        rig.original_id,
+        other.id,
+        stray.id,
+        rig.tags()[INTERCOM_TAG + token],
+    }
+    assert store.read_record(rig.name)[0].journal == ()
 
 
 def test_the_next_rotations_delete_what_the_previous_one_replaced(

@@ -3,12 +3,15 @@
 A ``RotateSecret`` schedule pointing at it rotates one environment's secret unattended, in AWS's
 four steps (AWS retries a failed step, so each is idempotent):
 
-- createSecret: delete Intercom secrets an interrupted run created but never stored, create the new
-  one for the platform, record its id (tag ``ivsecrets:intercom:<VersionId>``), store it AWSPENDING.
+- createSecret: take the secret's rotation lease (the same one ``ivsecrets rotate`` takes: run id =
+  the version's ClientRequestToken, held until finishSecret), settle what dead runs journaled,
+  journal "creating a secret named N", create the new one for the platform, record its id (tag
+  ``ivsecrets:intercom:<VersionId>``) before storing it AWSPENDING.
 - setSecret: nothing; Intercom already holds the new secret.
 - testSecret: the pending value is plausible, new and live at Intercom; a failure leaves AWSCURRENT.
-- finishSecret: move AWSCURRENT (AWSPREVIOUS follows, so the replaced secret still verifies), then
-  delete at Intercom the secrets of versions left without a label, once the grace period is over.
+- finishSecret: move AWSCURRENT (AWSPREVIOUS follows, so the replaced secret still verifies), record
+  when, then delete at Intercom the secrets of versions left without a label once the grace period,
+  measured from when their successor became current, is over; release the lease.
 
 Settings (environment variables, tags) are listed in docs/stores/aws.md, "Scheduled rotation".
 """
@@ -19,18 +22,31 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ivsecrets.config import CONFIG_ENV_VAR, CacheSettings, Config, WorkspaceConfig, load_config
+from ivsecrets.config import (
+    CONFIG_ENV_VAR,
+    CacheSettings,
+    Config,
+    StoreConfig,
+    WorkspaceConfig,
+    load_config,
+)
 from ivsecrets.environments import Environment, Platform
-from ivsecrets.errors import ConfigError, IntercomAPIError, RotationError
+from ivsecrets.errors import (
+    ConcurrentRotationError,
+    ConfigError,
+    IntercomAPIError,
+    RotationError,
+)
 from ivsecrets.intercom import (
     REGION_BASE_URLS,
     IntercomClient,
     create_intercom_secret,
     delete_intercom_orphans,
+    intercom_secret_name,
 )
 from ivsecrets.plugins.aws import (
     INTERCOM_TAG,
@@ -38,7 +54,8 @@ from ivsecrets.plugins.aws import (
     client_error_parts,
     store_error,
 )
-from ivsecrets.rotation import check_secret_shape
+from ivsecrets.provider import JournalEntry, RotationRecord
+from ivsecrets.rotation import LEASE_SECONDS, check_secret_shape
 from ivsecrets.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -99,6 +116,40 @@ class LambdaRotation:
             self._client = boto3.client("secretsmanager")
         return self._client
 
+    @property
+    def store(self) -> AwsProvider:
+        """The aws store on the same client: the rotation record and its lease."""
+        return AwsProvider(StoreConfig("rotation-lambda", "aws"), client=self.client)
+
+    def _take_lease(self, r: _Rotation) -> RotationRecord:
+        """The lease of this rotation (run = the version's token), taken or renewed; raises while
+        another run holds it unexpired (AWS retries the step)."""
+        record, taken = self.store.acquire_lease(
+            r.arn,
+            run=r.token,
+            action="lambda",
+            seconds=LEASE_SECONDS,
+            now=datetime.now(timezone.utc),
+        )
+        if taken is not None:
+            log.warning("took over the expired rotation lease of %s from run %s", r.arn, taken.run)
+        return record
+
+    def _settle(self, r: _Rotation, record: RotationRecord, intercom: IntercomClient) -> None:
+        """Delete what dead runs journaled creating and no version records."""
+        others = [e for e in record.journal if e.run != r.token]
+        if not others:
+            return
+        recorded = {i for v, i in r.intercom_ids().items() if v in r.labels and v != r.token}
+        journaled = [(e.name, e.intercom_id) for e in others]
+        delete_intercom_orphans(intercom, self.environment(r), journaled, recorded)
+        gone = set(others)
+        self.store.update_record(
+            r.arn,
+            run=r.token,
+            change=lambda x: replace(x, journal=tuple(e for e in x.journal if e not in gone)),
+        )
+
     def run(self, event: Mapping[str, Any]) -> None:
         """Carry out ``event["Step"]`` for version ``ClientRequestToken`` of ``SecretId``."""
         arn, token, step = (str(event[k]) for k in ("SecretId", "ClientRequestToken", "Step"))
@@ -118,7 +169,20 @@ class LambdaRotation:
             return
         if CURRENT not in labels[token] and PENDING not in labels[token]:
             raise RotationError(f"version {token} of secret {arn} is not staged AWSPENDING")
-        steps[step](_Rotation(arn, token, labels, tags))
+        rotation = _Rotation(arn, token, labels, tags)
+        if step not in ("createSecret", "finishSecret"):
+            steps[step](rotation)
+            return
+        # The steps that write hold the rotation lease ``ivsecrets rotate`` takes, one step at a
+        # time: AWS itself keeps a second rotation from starting while AWSPENDING is staged.
+        self._take_lease(rotation)
+        try:
+            steps[step](rotation)
+        finally:
+            try:
+                self.store.release_lease(arn, run=token)
+            except Exception as err:  # noqa: BLE001 - it expires by itself
+                log.warning("%s: could not release the rotation lease of %s: %s", step, arn, err)
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -128,10 +192,20 @@ class LambdaRotation:
             return
         env = self.environment(r)
         intercom = self.intercom(env.workspace)
-        # An id recorded for this very version is from a run that died before storing: an orphan.
-        recorded = {i for v, i in r.intercom_ids().items() if v != r.token}
-        delete_intercom_orphans(intercom, env, recorded)
-        created = create_intercom_secret(intercom, env)
+        self._settle(r, self.store.read_record(r.arn)[0], intercom)
+        intent = JournalEntry(r.token, intercom_secret_name(env, r.token[:12]))
+        self.store.update_record(
+            r.arn, run=r.token, change=lambda x: replace(x, journal=(*x.journal, intent))
+        )
+        created = create_intercom_secret(intercom, env, intent.name)
+        known = replace(intent, intercom_id=created.id)
+        self.store.update_record(
+            r.arn,
+            run=r.token,
+            change=lambda x: replace(
+                x, journal=tuple(known if e == intent else e for e in x.journal)
+            ),
+        )
         try:
             # Tag first, so a value stored by createSecret always has its Intercom id recorded.
             tag = INTERCOM_TAG + r.token
@@ -149,6 +223,11 @@ class LambdaRotation:
                 raise
             # AWS's validation messages may quote the rejected value: keep the code only.
             raise store_error(code, "", status).located(reference=r.arn) from None
+        self.store.update_record(
+            r.arn,
+            run=r.token,
+            change=lambda x: replace(x, journal=tuple(e for e in x.journal if e != known)),
+        )
         log.info(
             "createSecret: stored Intercom secret %s (%s) as version %s of %s (%s)",
             *(created.id, created.fingerprint, r.token, r.arn, env),
@@ -187,6 +266,7 @@ class LambdaRotation:
             )
             log.info("finishSecret: version %s of %s is now AWSCURRENT", r.token, r.arn)
         replaced = current if current != r.token else r.holder(PREVIOUS)
+        record = self._record_promotion(r, replaced)
         if PENDING in r.labels[r.token]:
             self.client.update_secret_version_stage(
                 SecretId=r.arn, VersionStage=PENDING, RemoveFromVersionId=r.token
@@ -201,17 +281,37 @@ class LambdaRotation:
             and not set(r.labels.get(v, [])) - {PREVIOUS}
         }
         if retired:
-            self._retire(r, retired, replaced)
+            self._retire(r, retired, record.since.get(r.token))
 
-    def _retire(self, r: _Rotation, retired: dict[str, str], replaced: str | None) -> None:
+    def _record_promotion(self, r: _Rotation, replaced: str | None) -> RotationRecord:
+        """Record when this version became current (once: a retried finishSecret keeps it)."""
+        record = self.store.read_record(r.arn)[0]
+        if r.token in record.since:
+            return record
+        now = datetime.now(timezone.utc)
+
+        def change(x: RotationRecord) -> RotationRecord:
+            keep = {r.token, replaced}
+            since = {k: v for k, v in x.since.items() if k in keep}
+            demoted = {k: v for k, v in x.demoted.items() if k in keep}
+            since[r.token] = now
+            if replaced:
+                demoted[replaced] = now
+            return replace(x, since=since, demoted=demoted)
+
+        try:
+            return self.store.update_record(r.arn, run=r.token, change=change)
+        except ConcurrentRotationError as err:
+            log.warning("finishSecret: could not record when %s became current: %s", r.token, err)
+            return record
+
+    def _retire(self, r: _Rotation, retired: dict[str, str], since: datetime | None) -> None:
         """Delete the Intercom secrets of ``retired`` versions once no process can still sign with
-        them (``grace`` after their successor was created), then their tags. Never raises for
+        them (``grace`` after their successor became current), then their tags. Never raises for
         Intercom: the rotation is done, and the tags left behind make the next one try again."""
         env = self.environment(r)
-        read = self._read(r.arn, PREVIOUS, replaced) if replaced else None
-        created = read.get("CreatedDate") if read is not None else None
-        waited = (datetime.now(timezone.utc) - created).total_seconds() if created else None
-        if waited is not None and waited < self.grace(env):
+        waited = (datetime.now(timezone.utc) - since).total_seconds() if since else 0.0
+        if waited < self.grace(env):
             log.warning(
                 "finishSecret: kept Intercom secret(s) %s of %s, replaced only %.0f s ago; "
                 "the next rotation deletes them",

@@ -28,8 +28,8 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from time import monotonic
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -37,6 +37,7 @@ from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
+    ConcurrentRotationError,
     ConfigError,
     InvalidSecretError,
     IVSecretsError,
@@ -50,10 +51,14 @@ from ivsecrets.secret import Secret, SecretValue, VersionInfo
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Fetched",
+    "JournalEntry",
     "LazyClient",
+    "Lease",
+    "LeaseHeldError",
     "Option",
     "Provider",
     "Reference",
+    "RotationRecord",
     "WritableProvider",
     "config_template",
     "installed_plugins",
@@ -539,6 +544,119 @@ class Provider(ABC):
         )
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who may rotate an environment now: a run id, what it does and until when."""
+
+    run: str
+    action: str
+    step: str
+    expires: datetime
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """An external effect a run announced before making it: "run R creates Intercom secret N"
+    (``intercom_id`` once known). A holder of the lease resolves the entries of other runs."""
+
+    run: str
+    name: str
+    intercom_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RotationRecord:
+    """What a store keeps beside one secret for its rotations, written compare-and-set:
+    the lease, the journal of intent, and when each version became (and stopped being) current.
+    """
+
+    lease: Lease | None = None
+    journal: tuple[JournalEntry, ...] = ()
+    since: Mapping[str, datetime] = field(default_factory=dict)
+    demoted: Mapping[str, datetime] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        def times(m: Mapping[str, datetime]) -> dict[str, str]:
+            return {k: v.isoformat() for k, v in m.items()}
+
+        lease = self.lease
+        return json.dumps(
+            {
+                "v": 1,
+                "lease": None
+                if lease is None
+                else {
+                    "run": lease.run,
+                    "action": lease.action,
+                    "step": lease.step,
+                    "expires": lease.expires.isoformat(),
+                },
+                "journal": [
+                    {"run": e.run, "name": e.name, "intercom_id": e.intercom_id}
+                    for e in self.journal
+                ],
+                "since": times(self.since),
+                "demoted": times(self.demoted),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RotationRecord:
+        """The record ``text`` holds; an empty record for None. StoreError if unreadable."""
+        if not text:
+            return cls()
+        try:
+            doc = json.loads(text)
+            raw = doc.get("lease")
+            lease = (
+                None
+                if raw is None
+                else Lease(
+                    str(raw["run"]),
+                    str(raw["action"]),
+                    str(raw["step"]),
+                    _aware(datetime.fromisoformat(raw["expires"])),
+                )
+            )
+            journal = tuple(
+                JournalEntry(str(e["run"]), str(e["name"]), e.get("intercom_id") or None)
+                for e in doc.get("journal", [])
+            )
+            since = {k: _aware(datetime.fromisoformat(v)) for k, v in doc["since"].items()}
+            demoted = {k: _aware(datetime.fromisoformat(v)) for k, v in doc["demoted"].items()}
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise StoreError(
+                f"the rotation record kept beside the secret is unreadable ({type(err).__name__})"
+            ) from None
+        return cls(lease, journal, since, demoted)
+
+
+def _back_off(attempt: int) -> None:
+    """A short random pause after a lost compare-and-set, so racing writers do not collide again
+    in step (a store that lets two first writes both land makes both back off)."""
+    import random
+    import time
+
+    time.sleep(random.uniform(0, 0.02 * attempt))  # jitter, not a secret
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class LeaseHeldError(ConcurrentRotationError):
+    """Another run holds the rotation lease of this secret (``lease`` says who and until when)."""
+
+    def __init__(self, message: str, lease: Lease) -> None:
+        super().__init__(message)
+        self.lease = lease
+
+
 class WritableProvider(Provider):
     """Base class of store plugins that can rotate: stage, promote, roll back, retire, discard.
 
@@ -546,9 +664,28 @@ class WritableProvider(Provider):
     ``stage()`` with the same value returns the version already staged; ``promote()`` succeeds if
     the pending version is already current; a concurrent writer makes the loser raise
     ConcurrentRotationError with nothing half-written.
+
+    Beside each secret the store keeps a :class:`RotationRecord` (the rotation lease, the journal
+    of intent and the promotion times), read and written through the store's compare-and-set
+    primitive: ``_read_record`` returns the record's text and a token, ``_write_record`` writes
+    new text only if the record still has that token. The lease protocol is built here on top.
     """
 
     # -- what a plugin implements -------------------------------------------------------------
+
+    @abstractmethod
+    def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
+        """The rotation record's text (None if there is none yet) and its compare-and-set token."""
+
+    @abstractmethod
+    def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
+        """Write the record if it still has ``token``; False when another writer got there."""
+
+    def _stage_versions(
+        self, environment: Environment | None, reference: str, current: Secret | None = None
+    ) -> list[VersionInfo]:
+        """The current, previous and pending versions (plugins with richer metadata override)."""
+        return Provider.versions(self, environment, reference, current)
 
     @abstractmethod
     def _stage(
@@ -596,6 +733,125 @@ class WritableProvider(Provider):
     def discard_pending(self, reference: str, *, pending_version: str) -> None:
         """Remove the pending stage from ``pending_version`` (abandon a staged rotation)."""
         self._write(reference, lambda ref: self._discard_pending(ref, pending_version))
+
+    # -- the rotation record and its lease ----------------------------------------------------
+
+    def versions(
+        self, environment: Environment | None, reference: str, current: Secret | None = None
+    ) -> list[VersionInfo]:
+        """The store's versions, with when each became current (``current_since``) and stopped
+        being current (``demoted_at``) where the rotation record knows it.
+
+        The record is read only when a rotation is under way (a previous or pending version):
+        that is when the times matter (the grace period, verify's due date), and a fleet's
+        steady-state reads stay one call per secret (``current``: see Provider.versions).
+        """
+        found = self._stage_versions(environment, reference, current)
+        if all(v.stages == (Stage.current,) for v in found):
+            return found
+        try:
+            record = self.read_record(reference)[0]
+        except IVSecretsError as err:  # a reader may rightly not see it (or a KV v1 mount,
+            # a pinned version, has none): the times are unknown
+            log.debug("ivsecrets: no rotation record for %s: %s", reference, err)
+            return found
+        return [
+            replace(
+                v,
+                current_since=record.since.get(v.version or ""),
+                demoted_at=record.demoted.get(v.version or ""),
+            )
+            for v in found
+        ]
+
+    def read_record(self, reference: str) -> tuple[RotationRecord, Any]:
+        """The rotation record and its compare-and-set token."""
+        text, token = self._write(reference, self._read_record)
+        return RotationRecord.from_json(text), token
+
+    def write_record(self, reference: str, record: RotationRecord, token: Any) -> bool:
+        """Write ``record`` if the stored one still has ``token`` (False otherwise).
+
+        A write whose answer was lost is settled by reading the record back.
+        """
+        text = record.to_json()
+        try:
+            return self._write(reference, lambda ref: self._write_record(ref, text, token))
+        except StoreError:
+            try:
+                again, _ = self._write(reference, self._read_record)
+            except StoreError:
+                pass
+            else:
+                if again == text:
+                    return True
+            raise
+
+    def acquire_lease(
+        self, reference: str, *, run: str, action: str, seconds: float, now: datetime
+    ) -> tuple[RotationRecord, Lease | None]:
+        """Take the rotation lease for ``run``; LeaseHeldError if another run holds it unexpired.
+
+        Returns the record as written and the lease of a dead run taken over (or None).
+        """
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
+            record, token = self.read_record(reference)
+            held = record.lease
+            if held is not None and held.run != run and not held.expired(now):
+                raise LeaseHeldError(
+                    f"another rotation (run {held.run}, {held.action}, step '{held.step}') "
+                    f"holds the lease until {held.expires.isoformat(timespec='seconds')}",
+                    held,
+                )
+            lease = Lease(run, action, "acquired", now + timedelta(seconds=seconds))
+            mine = replace(record, lease=lease)
+            if self.write_record(reference, mine, token):
+                taken = held if held is not None and held.run != run else None
+                return mine, taken
+        raise ConcurrentRotationError("the rotation lease kept changing while taking it")
+
+    def update_record(
+        self,
+        reference: str,
+        *,
+        run: str,
+        change: Callable[[RotationRecord], RotationRecord],
+        step: str | None = None,
+        seconds: float | None = None,
+        now: datetime | None = None,
+    ) -> RotationRecord:
+        """Apply ``change`` to the record while ``run`` holds the lease (renewing it when ``step``
+        is given); LeaseLostError-like ConcurrentRotationError once another run took it over."""
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
+            record, token = self.read_record(reference)
+            lease = record.lease
+            if lease is None or lease.run != run:
+                raise ConcurrentRotationError(
+                    "this run no longer holds the rotation lease"
+                    + (f" (run {lease.run} took it over)" if lease is not None else "")
+                    + ": it stops here and changes nothing more"
+                )
+            if step is not None and seconds is not None and now is not None:
+                lease = replace(lease, step=step, expires=now + timedelta(seconds=seconds))
+            updated = replace(change(record), lease=lease)
+            if updated == record or self.write_record(reference, updated, token):
+                return updated
+        raise ConcurrentRotationError("the rotation record kept changing under this run")
+
+    def release_lease(self, reference: str, *, run: str) -> None:
+        """Give the lease up (nothing happens if ``run`` no longer holds it)."""
+        for attempt in range(8):
+            if attempt:
+                _back_off(attempt)
+            record, token = self.read_record(reference)
+            if record.lease is None or record.lease.run != run:
+                return
+            if self.write_record(reference, replace(record, lease=None), token):
+                return
 
     def _write(self, reference: str, step: Callable[[Reference], T]) -> T:
         ref = Reference.parse(reference)

@@ -130,6 +130,11 @@ class VersionInfo:
     created_at: datetime | None = None
     intercom_secret_id: str | None = None
     retired: bool = False
+    #: When this version became current (a promote or a rollback), as the store's rotation
+    #: record has it; the grace period of the version it replaced is measured from here.
+    current_since: datetime | None = None
+    #: When this version stopped being current (replaced by a promote or a rollback).
+    demoted_at: datetime | None = None
 
 
 def shape_problem(

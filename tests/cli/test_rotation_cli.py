@@ -79,3 +79,41 @@ def test_abort_and_usage_errors(rotate_cli: tuple[Path, FakeIntercomAPI]) -> Non
     assert empty.exit_code == 2 and "no new secret" in empty.output
     # A new value never comes from argv: there is no option or argument that takes one.
     assert invoke(config, "rotate", "ios", "prod", SECRET_C).exit_code == 2
+
+
+def test_update_config_keeps_a_commented_header(rotate_cli: tuple[Path, FakeIntercomAPI]) -> None:
+    config, _ = rotate_cli
+    text = config.read_text() + (
+        "\n[environments.web.test]   # pinned by the deploy pipeline\n"
+        'fingerprint = "ivfp1:0000000000000000"\n'
+    )
+    config.write_text(text)
+    config.chmod(0o600)
+    result = invoke(config, "rotate", "web", "test", "--update-config", input=SECRET_C + "\n")
+    assert result.exit_code == 0, result.output
+    written = config.read_text()
+    assert written.count("[environments.web.test]") == 1 and "# pinned by the deploy" in written
+    assert f'fingerprint = "{fingerprint(SECRET_C)}"' in written
+    assert config.stat().st_mode & 0o777 == 0o600
+    from ivsecrets.config import parse_config
+
+    parse_config(written, str(config))  # it loads
+
+
+def test_force_flags(
+    rotate_cli: tuple[Path, FakeIntercomAPI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _ = rotate_cli
+    assert invoke(config, "rotate", "ios", "prod", "--from-intercom").exit_code == 0
+    again = invoke(config, "rotate", "ios", "prod", "--from-intercom")
+    assert again.exit_code == 1 and "finish the rotation in flight first" in again.output, (
+        again.output
+    )
+    assert invoke(config, "rotate", "ios", "prod", "--finish", "--grace", "0").exit_code == 0
+    assert invoke(config, "rotate", "ios", "prod", "--from-intercom").exit_code == 0
+    monkeypatch.delenv("IVSECRETS_INTERCOM_TOKEN_PROD")  # the previous one came from Intercom
+    refused = invoke(config, "rollback", "ios", "prod")
+    assert refused.exit_code == 1 and "--force" in refused.output
+    forced = invoke(config, "rollback", "ios", "prod", "--force")
+    assert forced.exit_code == 0 and "did not check" in forced.output
+    assert invoke(config, "rotate", "ios", "prod", "--finish", "--force").exit_code == 2

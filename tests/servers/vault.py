@@ -252,6 +252,8 @@ def rotate_policy(*paths: str, mount: str = "secret") -> str:
             f'path "{mount}/data/{path}.pending" {{ capabilities = ["create", "read", "update"] }}',
             f'path "{mount}/metadata/{path}.pending" {{ capabilities = ["read"] }}',
             f'path "{mount}/destroy/{path}.pending" {{ capabilities = ["update"] }}',
+            f'path "{mount}/data/{path}.lease" {{ capabilities = ["create", "read", "update"] }}',
+            f'path "{mount}/metadata/{path}.lease" {{ capabilities = ["read"] }}',
         ]
     return "\n".join(rules)
 

@@ -18,6 +18,7 @@ from ivsecrets.config import StoreConfig, parse_config
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
+    ConcurrentRotationError,
     ConfigError,
     SecretNotFoundError,
     StoreError,
@@ -411,7 +412,9 @@ def test_interrupted_promote_is_finished_by_a_rerun(
     with pytest.raises(SecretNotFoundError):
         admin_provider.load(None, ref, Stage.pending)
     assert admin_provider.load(None, ref).value.reveal() == SECRET_B.encode()
-    admin_provider.discard_pending(ref, pending_version=staged.version)  # nothing left: no-op
+    # Nothing is pending any more: a discard says so rather than return silently (issue 11).
+    with pytest.raises(ConcurrentRotationError, match="no longer pending"):
+        admin_provider.discard_pending(ref, pending_version=staged.version)
 
 
 def test_stage_clears_a_pending_label_left_on_the_current_version(

@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the new fingerprint as the environment's pin in the config file.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rotate even though the previous secret is still inside its grace period (backends "
+    "may still sign with it). Never overrides another run's lease.",
+)
 @pass_state
 def rotate(
     state: State,
@@ -56,6 +62,7 @@ def rotate(
     abort: bool,
     grace: float | None,
     update_config: bool,
+    force: bool,
 ) -> None:
     """Rotate an environment's secret: stage, check, promote; or --finish / --abort.
 
@@ -69,6 +76,8 @@ def rotate(
         raise CliError("choose one of --from-intercom, --from-file, --finish, --abort", 2)
     if grace is not None and not finish:
         raise CliError("--grace goes with --finish", 2)
+    if force and (finish or abort):
+        raise CliError("--force goes with a rotation, not --finish or --abort", 2)
     rotator = Rotator(state.config, secrets=state.secrets)
     if finish:
         result = rotator.finish(platform, workspace, grace=grace)
@@ -78,7 +87,11 @@ def rotate(
         staged = rotator.state(platform, workspace).pending is not None
         value = None if from_intercom or staged else _read_new_secret(from_file)
         result = rotator.rotate(
-            platform, workspace, new_value=value, from_intercom=from_intercom and not staged
+            platform,
+            workspace,
+            new_value=value,
+            from_intercom=from_intercom and not staged,
+            force=force,
         )
         if update_config and result.fingerprint:
             _update_pin(state, result)
@@ -92,12 +105,19 @@ def rotate(
 @click.option(
     "--update-config", is_flag=True, help="Write the restored fingerprint as the environment's pin."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Roll back even when the previous secret's Intercom liveness cannot be checked "
+    "(no Intercom token for the workspace).",
+)
 @pass_state
-def rollback(state: State, platform: str, workspace: str, update_config: bool) -> None:
-    """Make the previous version current again (refused once its Intercom secret is deleted)."""
+def rollback(state: State, platform: str, workspace: str, update_config: bool, force: bool) -> None:
+    """Make the previous version current again (refused once its Intercom secret is deleted,
+    and when that cannot be checked, unless --force)."""
     from ivsecrets.rotation import Rotator
 
-    result = Rotator(state.config, secrets=state.secrets).rollback(platform, workspace)
+    result = Rotator(state.config, secrets=state.secrets).rollback(platform, workspace, force=force)
     if update_config and result.fingerprint:
         _update_pin(state, result)
     _report(result)

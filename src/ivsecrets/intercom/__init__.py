@@ -21,6 +21,7 @@ from ivsecrets.intercom.orphans import (
     INTERCOM_NAME_PREFIX,
     create_intercom_secret,
     delete_intercom_orphans,
+    intercom_secret_name,
 )
 from ivsecrets.intercom.records import (
     CreatedIntercomSecret,
@@ -60,5 +61,6 @@ __all__ = [
     "create_intercom_secret",
     "delete_intercom_orphans",
     "http_client_transport",
+    "intercom_secret_name",
     "secrets_for_platform",
 ]

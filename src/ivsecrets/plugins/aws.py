@@ -56,6 +56,7 @@ BATCH_SIZE = 20  # the most SecretIds one BatchGetSecretValue call accepts
 # How a serving process reads (the ``read_api`` option); the first is the default.
 READ_APIS = ("describe-then-get", "get", "batch")
 INTERCOM_TAG = "ivsecrets:intercom:"
+RECORD_LABEL = "ivsecrets-rotation"  # the version holding the rotation record (lease, journal)
 
 # Error codes by what a caller does about them. DecryptionFailure: the caller may not use the
 # secret's KMS key.
@@ -308,7 +309,7 @@ class AwsProvider(WritableProvider):
                 results[env] = err
         return results
 
-    def versions(
+    def _stage_versions(
         self,
         environment: Environment | None,
         reference: str,
@@ -323,7 +324,7 @@ class AwsProvider(WritableProvider):
         except Exception as err:  # translated at the boundary
             error = self._as_store_error(err, ref, environment)
             if isinstance(error, AccessDeniedError):  # no DescribeSecret: by stage, no Intercom ids
-                return super().versions(environment, reference, current)
+                return super()._stage_versions(environment, reference, current)
             raise error from err
         found = []
         for version, names in labels.items():
@@ -392,10 +393,19 @@ class AwsProvider(WritableProvider):
                 )
             version, created_at = pending, staged.created_at
         else:
+            token = str(uuid.uuid4())
+            if intercom_secret_id:
+                # The id is recorded before the value: a version never exists without it (a
+                # tag of a version that never came to be is dropped by the next stage).
+                self.client().tag_resource(
+                    SecretId=ref.name,
+                    Tags=[{"Key": INTERCOM_TAG + token, "Value": intercom_secret_id}],
+                )
+                tags[INTERCOM_TAG + token] = intercom_secret_id
             try:
                 response = self.client().put_secret_value(
                     SecretId=ref.name,
-                    ClientRequestToken=str(uuid.uuid4()),
+                    ClientRequestToken=token,
                     VersionStages=[LABELS[Stage.pending]],
                     **self._payload(ref, value),
                 )
@@ -416,7 +426,9 @@ class AwsProvider(WritableProvider):
             )
         # Tags are per secret: drop those of versions AWS may delete (no label left).
         stale = [
-            k for k in tags if k.startswith(INTERCOM_TAG) and k[len(INTERCOM_TAG) :] not in labels
+            k
+            for k in tags
+            if k.startswith(INTERCOM_TAG) and k[len(INTERCOM_TAG) :] not in {*labels, version}
         ]
         if stale:
             self.client().untag_resource(SecretId=ref.name, TagKeys=stale)
@@ -466,13 +478,63 @@ class AwsProvider(WritableProvider):
     def _discard_pending(self, ref: Reference, pending_version: str) -> None:
         labels, _ = self._describe(ref)
         pending = _holder(labels, Stage.pending)
-        if pending is None:
-            return
         if pending != pending_version:
             raise ConcurrentRotationError(
-                f"the pending version is {pending}, not {pending_version}"
+                f"version {pending_version} is no longer pending (pending is "
+                f"{pending or 'nothing'})"
             )
         self._unlabel(ref, Stage.pending, pending)
+
+    # The rotation record is the value of a version of the secret itself that carries the custom
+    # label RECORD_LABEL (and no AWS label, so it is never served). A write puts the new record as
+    # a version under a label of its own, then moves RECORD_LABEL onto it with
+    # UpdateSecretVersionStage(RemoveFromVersionId=<the version read>), which AWS refuses when
+    # that version no longer holds the label: compare-and-set. Tags cannot be: TagResource is
+    # unconditional. Every write adds a version; AWS deletes unlabelled ones beyond its quota.
+
+    def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
+        labels, _ = self._describe(ref)
+        holder = next((v for v, names in labels.items() if RECORD_LABEL in names), None)
+        if holder is None:
+            return None, None
+        # By version id alone: a version's value never changes, and if the label moved since
+        # the describe, the write's compare-and-set fails and the record is read again.
+        read = self.client().get_secret_value(SecretId=ref.name, VersionId=holder)
+        return read.get("SecretString"), holder
+
+    def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
+        version = str(uuid.uuid4())
+        scratch = f"ivsecrets-w-{version[:8]}"
+        self.client().put_secret_value(
+            SecretId=ref.name, ClientRequestToken=version, SecretString=text,
+            VersionStages=[scratch],
+        )  # fmt: skip
+        moved = {"RemoveFromVersionId": token} if token else {}
+        try:
+            self.client().update_secret_version_stage(
+                SecretId=ref.name, VersionStage=RECORD_LABEL, MoveToVersionId=version, **moved
+            )
+        except Exception as err:
+            if _code(err) not in ("InvalidParameterException", "InvalidRequestException"):
+                raise
+            won = False  # the record changed since it was read
+        else:
+            holders = [v for v, n in self._describe(ref)[0].items() if RECORD_LABEL in n]
+            # AWS moves a custom label (refusing a first write that races another); moto lets it
+            # sit on two versions: then neither first write counts.
+            won = holders == [version]
+            if not won:
+                self._unlabel_custom(ref, RECORD_LABEL, version)
+        self._unlabel_custom(ref, scratch, version)
+        return won
+
+    def _unlabel_custom(self, ref: Reference, label: str, version: str) -> None:
+        try:
+            self.client().update_secret_version_stage(
+                SecretId=ref.name, VersionStage=label, RemoveFromVersionId=version
+            )
+        except Exception as err:  # noqa: BLE001 - only tidying up
+            log.debug("ivsecrets: could not remove label %s: %s", label, _code(err) or err)
 
     def _describe(self, ref: Reference) -> tuple[dict[str, list[str]], dict[str, str]]:
         """The secret's labelled versions ({VersionId: labels}) and its tags."""

@@ -48,6 +48,7 @@ _NAME = re.compile(
 )
 _SECRET_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _ANNOTATION = "ivsecrets-intercom-"
+RECORD_ANNOTATION = "ivsecrets-rotation"  # the rotation record: lease, journal, promotion times
 # Local servers come and go in tests; gRPC's default reconnect backoff would start at 1 s.
 _FAST_RECONNECT = [
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -297,7 +298,7 @@ class GcpProvider(WritableProvider):
             return StoreUnavailableError(f"cannot reach Google: {type(err).__name__}")
         return None
 
-    def versions(
+    def _stage_versions(
         self,
         environment: Environment | None,
         reference: str,
@@ -311,7 +312,7 @@ class GcpProvider(WritableProvider):
         except Exception as err:  # translated at the boundary
             raise self._as_store_error(err, ref, environment) from err
         if secret is None or not secret.version_aliases:  # never rotated: current is `latest`
-            return super().versions(environment, reference, current)
+            return super()._stage_versions(environment, reference, current)
         found = []
         for stage in Stage:
             number = secret.version_aliases.get(stage.value)
@@ -487,12 +488,36 @@ class GcpProvider(WritableProvider):
     def _discard_pending(self, ref: Reference, pending_version: str) -> None:
         name, secret, aliases = self._aliases(ref)
         pending = aliases.pop("pending", None)
-        if pending is None:
-            return  # already discarded
         _expect("pending", pending, pending_version)
+        assert pending is not None
         self._set_aliases(secret, aliases)
         # Never served: destroy it rather than keep an abandoned secret around.
         self._retire_version(name, pending, destroy=True)
+
+    # The rotation record is the annotation RECORD_ANNOTATION, written with the secret's etag.
+
+    def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
+        _, secret, _ = self._aliases(ref)
+        return secret.annotations.get(RECORD_ANNOTATION) or None, secret
+
+    def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
+        from google.cloud.secretmanager_v1 import Secret
+
+        update = Secret(
+            name=token.name,
+            etag=token.etag,
+            annotations={**token.annotations, RECORD_ANNOTATION: text},
+        )
+        try:
+            self.client().update_secret(
+                secret=update,
+                update_mask={"paths": ["annotations"]},
+                timeout=self.timeout,
+                retry=None,
+            )
+        except (_sdk().FailedPrecondition, _sdk().Aborted):
+            return False
+        return True
 
 
 def _expect(alias: str, actual: int | None, expected: str | None) -> None:

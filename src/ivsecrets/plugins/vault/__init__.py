@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["VaultProvider"]
 
 _PENDING = ".pending"
+_LEASE = ".lease"  # the rotation record: lease, journal of intent, promotion times
 _INTERCOM = "ivsecrets_intercom_secret_id"  # kept beside the value in <path>.pending
 _K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
@@ -341,10 +342,30 @@ class VaultProvider(WritableProvider):
         path, _ = self._rotatable(ref)
         number = _pending_number(pending_version)
         live, _latest = self._pending_state(path)
-        if live is not None and live != number:
-            raise ConcurrentRotationError(f"the pending version is pending:{live}")
-        if live is not None:
-            self._destroy_pending(path, number)
+        if live != number:
+            raise ConcurrentRotationError(
+                f"{pending_version} is no longer pending (pending is "
+                f"{'pending:' + str(live) if live is not None else 'nothing'})"
+            )
+        self._destroy_pending(path, number)
+
+    # The rotation record lives at the sibling path ``<path>.lease`` (field ``record``), written
+    # with ``cas=<the version read>``: custom_metadata cannot be written compare-and-set.
+
+    def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
+        path, _ = self._rotatable(ref)
+        found = self._maybe(path + _LEASE)
+        if found is None:
+            try:
+                meta = self._kv("read_secret_metadata", path + _LEASE)["data"]
+            except hvac().exceptions.InvalidPath:
+                return None, 0
+            return None, int(meta["current_version"])
+        return str(found.data.get("record") or "") or None, found.number
+
+    def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
+        path, _ = self._rotatable(ref)
+        return self._put(path + _LEASE, {"record": text}, int(token or 0)) is not None
 
     def _rotatable(self, ref: Reference) -> tuple[str, str]:
         if self.kv_version != 2:
