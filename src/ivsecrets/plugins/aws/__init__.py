@@ -19,11 +19,8 @@ puts the new value under AWSPENDING and promotes it with one compare-and-set
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,44 +28,38 @@ from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
-    ConcurrentRotationError,
     ConfigError,
     MissingExtraError,
-    RotationError,
     SecretNotFoundError,
     StoreError,
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.provider import Fetched, Option, Reference, WritableProvider
-from ivsecrets.secret import Secret, SecretValue, VersionInfo
+from ivsecrets.plugins.aws.errors import client_error_parts, error_code, store_error
+from ivsecrets.plugins.aws.rotation import INTERCOM_TAG, LABELS, AwsRotation, holder
+from ivsecrets.provider import Fetched, Option, Reference
+from ivsecrets.secret import Secret, VersionInfo
 
 if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["AwsProvider", "client_error_parts", "store_error"]
+__all__ = [
+    "INTERCOM_TAG",
+    "LABELS",
+    "AwsProvider",
+    "client_error_parts",
+    "store_error",
+]
 
 log = logging.getLogger("ivsecrets")
 
-LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
 BATCH_SIZE = 20  # the most SecretIds one BatchGetSecretValue call accepts
 # How a serving process reads (the ``read_api`` option); the first is the default.
 READ_APIS = ("describe-then-get", "get", "batch")
-INTERCOM_TAG = "ivsecrets:intercom:"
-RECORD_LABEL = "ivsecrets-rotation"  # the version holding the rotation record (lease, journal)
-
-# Error codes by what a caller does about them. DecryptionFailure: the caller may not use the
-# secret's KMS key.
-_DENIED = {
-    *("AccessDeniedException", "AccessDenied", "DecryptionFailure"),
-    *("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException"),
-    *("SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken"),
-}
-_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
 
 
-class AwsProvider(WritableProvider):
+class AwsProvider(AwsRotation):
     """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
 
     plugin = "aws"
@@ -197,7 +188,7 @@ class AwsProvider(WritableProvider):
             try:
                 found.update(self._batch_get(chunk))
             except Exception as err:  # noqa: BLE001 - reported per reference, translated later
-                if _code(err) not in ("AccessDeniedException", "AccessDenied"):
+                if error_code(err) not in ("AccessDeniedException", "AccessDenied"):
                     found.update(dict.fromkeys(chunk, err))
                     continue
                 # Policies written for GetSecretValue alone are common: keep working, one call
@@ -265,7 +256,7 @@ class AwsProvider(WritableProvider):
                 try:
                     labels, _ = self._describe(ref)
                 except Exception as err:
-                    if _code(err) not in ("AccessDeniedException", "AccessDenied"):
+                    if error_code(err) not in ("AccessDeniedException", "AccessDenied"):
                         raise
                     log.warning(
                         "ivsecrets: store '%s' may not call secretsmanager:DescribeSecret; "
@@ -274,7 +265,7 @@ class AwsProvider(WritableProvider):
                     )
                     self._can_describe = False
                 else:
-                    if _holder(labels, Stage.current) == known.version:
+                    if holder(labels, Stage.current) == known.version:
                         return known
             return self._fetch(ref, Stage.current, None)
 
@@ -373,208 +364,6 @@ class AwsProvider(WritableProvider):
             return StoreUnavailableError(f"AWS Secrets Manager could not be reached: {err}")
         return None
 
-    # -- rotation -------------------------------------------------------------------------------
-
-    def _stage(
-        self, ref: Reference, value: SecretValue, intercom_secret_id: str | None
-    ) -> VersionInfo:
-        labels, tags = self._describe(ref)
-        current, pending = _holder(labels, Stage.current), _holder(labels, Stage.pending)
-        if pending is not None and pending == current:
-            # Left on the current version by an interrupted promote: not a staged rotation.
-            self._unlabel(ref, Stage.pending, pending)
-            pending = None
-        if pending is not None:
-            staged = self.load(None, str(ref), Stage.pending, pending)
-            if staged.value != value:
-                raise ConcurrentRotationError(
-                    f"another value is already staged (version {pending}); finish or discard "
-                    "that rotation first"
-                )
-            version, created_at = pending, staged.created_at
-        else:
-            token = str(uuid.uuid4())
-            if intercom_secret_id:
-                # The id is recorded before the value: a version never exists without it (a
-                # tag of a version that never came to be is dropped by the next stage).
-                self.client().tag_resource(
-                    SecretId=ref.name,
-                    Tags=[{"Key": INTERCOM_TAG + token, "Value": intercom_secret_id}],
-                )
-                tags[INTERCOM_TAG + token] = intercom_secret_id
-            try:
-                response = self.client().put_secret_value(
-                    SecretId=ref.name,
-                    ClientRequestToken=token,
-                    VersionStages=[LABELS[Stage.pending]],
-                    **self._payload(ref, value),
-                )
-            except Exception as err:
-                code, _, status = client_error_parts(err)
-                if not code:
-                    raise
-                # AWS's validation messages may quote the rejected value: keep the code only.
-                raise store_error(code, "", status) from None
-            version, created_at = response["VersionId"], None
-            labels, tags = self._describe(ref)
-            if _holder(labels, Stage.pending) != version:
-                raise ConcurrentRotationError("another rotation staged a value at the same time")
-        if intercom_secret_id and tags.get(INTERCOM_TAG + version) != intercom_secret_id:
-            self.client().tag_resource(
-                SecretId=ref.name,
-                Tags=[{"Key": INTERCOM_TAG + version, "Value": intercom_secret_id}],
-            )
-        # Tags are per secret: drop those of versions AWS may delete (no label left).
-        stale = [
-            k
-            for k in tags
-            if k.startswith(INTERCOM_TAG) and k[len(INTERCOM_TAG) :] not in {*labels, version}
-        ]
-        if stale:
-            self.client().untag_resource(SecretId=ref.name, TagKeys=stale)
-        return VersionInfo(
-            version, (Stage.pending,), value.fingerprint, created_at, intercom_secret_id
-        )
-
-    def _promote(
-        self, ref: Reference, pending_version: str, expected_current_version: str | None
-    ) -> None:
-        labels, _ = self._describe(ref)
-        current = _holder(labels, Stage.current)
-        if current != pending_version:
-            if expected_current_version is not None and current != expected_current_version:
-                raise ConcurrentRotationError(
-                    f"the current version is {current}, not {expected_current_version}"
-                )
-            if LABELS[Stage.pending] not in labels.get(pending_version, []):
-                raise ConcurrentRotationError(f"version {pending_version} is no longer pending")
-            # AWS moves AWSPREVIOUS to the version AWSCURRENT leaves, in the same call.
-            self._move_current(ref, pending_version, current)
-        if LABELS[Stage.pending] in labels.get(pending_version, []):
-            self._unlabel(ref, Stage.pending, pending_version)
-
-    def _rollback(self, ref: Reference, expected_current_version: str) -> None:
-        labels, _ = self._describe(ref)
-        current, previous = _holder(labels, Stage.current), _holder(labels, Stage.previous)
-        if current != expected_current_version:
-            raise ConcurrentRotationError(
-                f"the current version is {current}, not {expected_current_version}"
-            )
-        if previous is None:
-            raise RotationError("there is no previous version to roll back to (retired?)")
-        self._move_current(ref, previous, current)
-
-    def _retire_previous(self, ref: Reference, expected_previous_version: str) -> None:
-        labels, _ = self._describe(ref)
-        previous = _holder(labels, Stage.previous)
-        if previous is None:
-            return  # already retired: a resumed run
-        if previous != expected_previous_version:
-            raise ConcurrentRotationError(
-                f"the previous version is {previous}, not {expected_previous_version}"
-            )
-        self._unlabel(ref, Stage.previous, previous)
-
-    def _discard_pending(self, ref: Reference, pending_version: str) -> None:
-        labels, _ = self._describe(ref)
-        pending = _holder(labels, Stage.pending)
-        if pending != pending_version:
-            raise ConcurrentRotationError(
-                f"version {pending_version} is no longer pending (pending is "
-                f"{pending or 'nothing'})"
-            )
-        self._unlabel(ref, Stage.pending, pending)
-
-    # The rotation record is the value of a version of the secret itself that carries the custom
-    # label RECORD_LABEL (and no AWS label, so it is never served). A write puts the new record as
-    # a version under a label of its own, then moves RECORD_LABEL onto it with
-    # UpdateSecretVersionStage(RemoveFromVersionId=<the version read>), which AWS refuses when
-    # that version no longer holds the label: compare-and-set. Tags cannot be: TagResource is
-    # unconditional. Every write adds a version; AWS deletes unlabelled ones beyond its quota.
-
-    def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
-        labels, _ = self._describe(ref)
-        holder = next((v for v, names in labels.items() if RECORD_LABEL in names), None)
-        if holder is None:
-            return None, None
-        # By version id alone: a version's value never changes, and if the label moved since
-        # the describe, the write's compare-and-set fails and the record is read again.
-        read = self.client().get_secret_value(SecretId=ref.name, VersionId=holder)
-        return read.get("SecretString"), holder
-
-    def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
-        version = str(uuid.uuid4())
-        scratch = f"ivsecrets-w-{version[:8]}"
-        self.client().put_secret_value(
-            SecretId=ref.name, ClientRequestToken=version, SecretString=text,
-            VersionStages=[scratch],
-        )  # fmt: skip
-        moved = {"RemoveFromVersionId": token} if token else {}
-        try:
-            self.client().update_secret_version_stage(
-                SecretId=ref.name, VersionStage=RECORD_LABEL, MoveToVersionId=version, **moved
-            )
-        except Exception as err:
-            if _code(err) not in ("InvalidParameterException", "InvalidRequestException"):
-                raise
-            won = False  # the record changed since it was read
-        else:
-            holders = [v for v, n in self._describe(ref)[0].items() if RECORD_LABEL in n]
-            # AWS moves a custom label (refusing a first write that races another); moto lets it
-            # sit on two versions: then neither first write counts.
-            won = holders == [version]
-            if not won:
-                self._unlabel_custom(ref, RECORD_LABEL, version)
-        self._unlabel_custom(ref, scratch, version)
-        return won
-
-    def _unlabel_custom(self, ref: Reference, label: str, version: str) -> None:
-        try:
-            self.client().update_secret_version_stage(
-                SecretId=ref.name, VersionStage=label, RemoveFromVersionId=version
-            )
-        except Exception as err:  # noqa: BLE001 - only tidying up
-            log.debug("ivsecrets: could not remove label %s: %s", label, _code(err) or err)
-
-    def _describe(self, ref: Reference) -> tuple[dict[str, list[str]], dict[str, str]]:
-        """The secret's labelled versions ({VersionId: labels}) and its tags."""
-        described = self.client().describe_secret(SecretId=ref.name)
-        labels = {v: s for v, s in described.get("VersionIdsToStages", {}).items() if s}
-        return labels, {t["Key"]: t["Value"] for t in described.get("Tags", [])}
-
-    def _move_current(self, ref: Reference, to: str, from_: str | None) -> None:
-        kwargs = {"RemoveFromVersionId": from_} if from_ else {}
-        try:
-            self.client().update_secret_version_stage(
-                SecretId=ref.name, VersionStage=LABELS[Stage.current], MoveToVersionId=to, **kwargs
-            )
-        except Exception as err:
-            # AWS refuses the move when RemoveFromVersionId no longer holds AWSCURRENT.
-            refused = _code(err) in ("InvalidParameterException", "InvalidRequestException")
-            if refused and _holder(self._describe(ref)[0], Stage.current) != from_:
-                raise ConcurrentRotationError("the current version changed meanwhile") from err
-            raise
-
-    def _unlabel(self, ref: Reference, stage: Stage, version: str) -> None:
-        self.client().update_secret_version_stage(
-            SecretId=ref.name, VersionStage=LABELS[stage], RemoveFromVersionId=version
-        )
-
-    def _payload(self, ref: Reference, value: SecretValue) -> dict[str, Any]:
-        raw = value.reveal()
-        if ref.key is not None:
-            # Replace one key of the JSON document, keeping the others as they are now.
-            current = self._fetch(ref, Stage.current, None).value
-            document = json.loads(current)
-            if not isinstance(document, dict):
-                raise RotationError("the secret is not a JSON object; cannot set a key in it")
-            document[ref.key] = raw.decode()
-            return {"SecretString": json.dumps(document)}
-        try:
-            return {"SecretString": raw.decode("utf-8")}
-        except UnicodeDecodeError:
-            return {"SecretBinary": raw}
-
 
 def _fetched(entry: Mapping[str, Any], stage: Stage) -> Fetched:
     value = entry.get("SecretString")
@@ -596,41 +385,3 @@ def _fetched(entry: Mapping[str, Any], stage: Stage) -> Fetched:
 def _partial_arn(reference: str, arn: str) -> bool:
     # An ARN without the "-" and six random characters AWS appends to it names the secret too.
     return reference.startswith("arn:") and arn[:-7] == reference and arn[-7:-6] == "-"
-
-
-def _holder(labels: Mapping[str, list[str]], stage: Stage) -> str | None:
-    return next((v for v, names in labels.items() if LABELS[stage] in names), None)
-
-
-def client_error_parts(err: Exception) -> tuple[str, str, int]:
-    """(code, message, HTTP status) of a botocore ClientError; empty for other exceptions."""
-    response = getattr(err, "response", None)
-    if not isinstance(response, dict):
-        return "", "", 0
-    info = response.get("Error", {})
-    code, message = str(info.get("Code", "")), str(info.get("Message", ""))
-    if message.startswith("<"):
-        # An XML error body botocore could not parse as JSON (proxies; moto's IAM checks).
-        found = {m[0]: m[1] for m in re.findall(r"<(Code|Message)>([^<]*)</", message)}
-        code, message = found.get("Code", code), found.get("Message", "")
-    return code, message, int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
-
-
-def _code(err: Exception) -> str:
-    return client_error_parts(err)[0]
-
-
-def store_error(code: str, message: str, status: int) -> StoreError:
-    """The ivsecrets error for an AWS error code and HTTP status (the rotation Lambda uses it)."""
-    text = f"AWS Secrets Manager answered {code or status}" + (f": {message}" if message else "")
-    if code == "ResourceNotFoundException" or (
-        code == "InvalidRequestException" and "delet" in message.lower()
-    ):
-        return SecretNotFoundError(text)
-    if code in _DENIED or status in (401, 403):
-        return AccessDeniedError(text)
-    if code in _THROTTLED or status == 429:
-        return StoreThrottledError(text)
-    if status >= 500 or code in ("InternalServiceError", "ServiceUnavailable"):
-        return StoreUnavailableError(text)
-    return StoreError(text)
