@@ -111,6 +111,11 @@ def test_gcp_without_credentials_discovers_them_once_per_store(
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # no metadata server either
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
     config = 'store = "gcp"\n[stores.gcp]\nplugin = "gcp"\nproject = "p"\n'
+    # A tool run earlier in the process (import-linter configures logging) may have disabled the
+    # loggers that existed then; the count below needs google.auth's.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("google.auth"):
+            logging.getLogger(name).disabled = False
     with caplog.at_level(logging.DEBUG, logger="google.auth"):
         result, _ = run(tmp_path, config, "verify")
     assert result.exit_code == 3, result.output
