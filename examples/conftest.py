@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 import os
 import shutil
 import socket
@@ -19,6 +18,7 @@ import pytest
 
 import ivsecrets
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
+from ivsecrets.testing.logs import recorded_log_lines
 
 # The apps themselves are imported by their tests, not collected as doctest modules.
 collect_ignore_glob = ["*/ivsdemo_*", "*/manage.py", "*/run.py"]
@@ -63,28 +63,11 @@ def embedded_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterato
     ivsecrets.configure(None)
 
 
-class _Recorder(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture(autouse=True)
 def no_secret_in_logs() -> Iterator[None]:
-    recorder = _Recorder()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(recorder)
-    root.setLevel(logging.DEBUG)
-    try:
+    with recorded_log_lines() as lines:
         yield
-    finally:
-        root.removeHandler(recorder)
-        root.setLevel(old_level)
-    assert_no_secret(*recorder.lines)
+    assert_no_secret(*lines)
 
 
 # -- the real browser ----------------------------------------------------------------------

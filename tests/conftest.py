@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import ivsecrets
 import ivsecrets.config
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
+from ivsecrets.testing.logs import recorded_log_lines
 
 #: Every secret value the tests use; nothing a test run logs may contain one of them.
 KNOWN_SECRETS: set[str] = {SECRET_A, SECRET_B, SECRET_C}
@@ -46,27 +46,10 @@ def _fresh_default() -> Iterator[None]:
     ivsecrets.configure(None)
 
 
-class _Recorder(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture(autouse=True)
 def _no_secret_in_logs() -> Iterator[None]:
     """Fail any test during which a known secret value reached a log record, at any level."""
-    recorder = _Recorder()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(recorder)
-    root.setLevel(logging.DEBUG)
-    try:
+    with recorded_log_lines() as lines:
         yield
-    finally:
-        root.removeHandler(recorder)
-        root.setLevel(old_level)
-    leaked = [line for line in recorder.lines for s in KNOWN_SECRETS if s in line]
+    leaked = [line for line in lines for s in KNOWN_SECRETS if s in line]
     assert not leaked, f"a secret value was logged: {len(leaked)} record(s)"
