@@ -399,13 +399,16 @@ def _check_unfinished(
 def promoted_at(current: VersionInfo | None) -> datetime | None:
     """When the current version became current (UTC), or None when the store does not say.
 
-    Today that is the current version's creation time: a rotation promotes the version it just
-    created. The one place to change when stores record promotion times.
+    The rotation record's time (``current_since``: set by a promote or a rollback) where there is
+    one, else the version's creation time (a version written outside ivsecrets is current from
+    its creation).
     """
-    if current is None or current.created_at is None:
+    if current is None:
         return None
-    created = current.created_at
-    return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+    when = current.current_since or current.created_at
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _check_distinct(

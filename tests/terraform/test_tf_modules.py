@@ -319,8 +319,10 @@ def test_vault_rotator_policy_writes_data_and_metadata(module_stacks: dict[str, 
         "secret/data/ivsecrets/prod/ios.pending": {"create", "read", "update"},
         "secret/metadata/ivsecrets/prod/ios.pending": {"read"},
         "secret/destroy/ivsecrets/prod/ios.pending": {"update"},
+        "secret/data/ivsecrets/prod/ios.lease": {"create", "read", "update"},
+        "secret/metadata/ivsecrets/prod/ios.lease": {"read"},
     }
-    assert len(paths) == 6 * 5
+    assert len(paths) == 6 * 7
 
 
 def test_vault_approle_per_consumer(module_stacks: dict[str, Stack]) -> None:

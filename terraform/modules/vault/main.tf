@@ -47,7 +47,9 @@ locals {
 
   # `ivsecrets rotate` stages the new value at the sibling path <path>.pending (which readers
   # cannot see), writes it to <path> with check-and-set, records current and previous versions
-  # in the custom_metadata of <path>, then destroys the pending version.
+  # in the custom_metadata of <path>, then destroys the pending version. The rotation record
+  # (the lease two operators contend for, the journal of intent, promotion times) is the sibling
+  # entry <path>.lease, written with check-and-set.
   rotator_policy = jsonencode({
     path = merge([
       for env in values(local.environments) : {
@@ -56,6 +58,8 @@ locals {
         "${var.mount_path}/data/${env.path}.pending"     = { capabilities = ["create", "read", "update"] }
         "${var.mount_path}/metadata/${env.path}.pending" = { capabilities = ["read"] }
         "${var.mount_path}/destroy/${env.path}.pending"  = { capabilities = ["update"] }
+        "${var.mount_path}/data/${env.path}.lease"       = { capabilities = ["create", "read", "update"] }
+        "${var.mount_path}/metadata/${env.path}.lease"   = { capabilities = ["read"] }
       }
     ]...)
   })
