@@ -248,6 +248,17 @@ def format_option(*choices: str, help: str = "Output format.") -> Callable[[F], 
     )
 
 
+def output_option(f: F) -> F:
+    """``--output``/``-o``: where a report goes instead of standard output."""
+    return click.option(
+        "--output",
+        "-o",
+        type=click.File("w"),
+        default="-",
+        help="Write the report here instead of standard output.",
+    )(f)
+
+
 def identifier_options(f: F) -> F:
     """``--user-id`` and ``--email``: the identifiers the Messenger sends."""
     f = click.option("--email", help="The email the Messenger sends.")(f)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivsecrets import __version__
-from ivsecrets.cli.app import CliError, State, cli, pass_state
+from ivsecrets.cli.app import CliError, State, cli, format_option, output_option, pass_state
 
 if TYPE_CHECKING:
     from ivsecrets.scan import Finding, ScanReport
@@ -51,22 +51,12 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     is_flag=True,
     help="Exit 1 on a suspected secret too, not only on a known one.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
+@format_option(
+    *FORMATS,
     help="A table, one JSON document, SARIF 2.1.0 for GitHub code scanning, or GitHub "
     "Actions annotations.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w"),
-    default="-",
-    help="Write the report here instead of standard output.",
-)
+@output_option
 @click.option(
     "--max-depth",
     type=click.IntRange(0, 32),

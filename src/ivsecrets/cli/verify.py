@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import State, cli, format_option, pass_state
+from ivsecrets.cli.app import State, cli, format_option, output_option, pass_state
 from ivsecrets.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,13 +40,7 @@ FORMATS = ("table", "json", "junit", "github")
     help="Output: a table, one JSON document, JUnit XML for CI "
     "test reports, or GitHub Actions annotations.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w"),
-    default="-",
-    help="Write the report here instead of standard output.",
-)
+@output_option
 @click.option(
     "--no-intercom",
     is_flag=True,
