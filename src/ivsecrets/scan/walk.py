@@ -21,7 +21,6 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Hit, Matcher, line_column
@@ -34,6 +33,10 @@ MiB = 1024 * 1024
 #: With ``jobs`` > 1, worker processes start once this much has been read: a pre-commit hook on a
 #: few files stays in one process.
 PARALLEL_AFTER = 16 * MiB
+#: Buffers go to a worker in batches of about this many bytes (or BATCH_FILES files): one task
+#: per small file would cost more in inter-process overhead than searching the file does.
+BATCH_BYTES = 4 * MiB
+BATCH_FILES = 256
 #: Directories a walk never enters: version-control internals (compressed objects, not files).
 SKIP_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 _READ_ERRORS = (
@@ -90,7 +93,12 @@ class Scanner:
         self.report = ScanReport(known=len(known))
         self.jobs = max(1, jobs)
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque[tuple[Future[_Searched], str, str | None]] = deque()
+        self._pending: deque[tuple[Future[list[_Searched]], list[tuple[str, str | None]]]] = (
+            deque()
+        )
+        self._batch: list[bytes] = []
+        self._batch_names: list[tuple[str, str | None]] = []
+        self._batch_bytes = 0
         self._worker_candidates = 0
 
     def scan(self, paths: Iterable[str | os.PathLike[str]]) -> ScanReport:
@@ -102,7 +110,8 @@ class Scanner:
         started = time.perf_counter()
         try:
             for path in paths:
-                self._path(Path(path), top=True)
+                self._path(os.fspath(path))
+            self._submit()
             while self._pending:
                 self._collect()
         finally:
@@ -127,33 +136,44 @@ class Scanner:
     def _skip(self, path: str, reason: str) -> None:
         self.report.skipped.append(Skipped(path, reason))
 
-    def _path(self, path: Path, top: bool = False) -> None:
+    def _path(self, path: str) -> None:
+        """A path the caller named: a file or directory is scanned even if its name is skipped."""
         try:
-            mode = path.lstat().st_mode
+            mode = os.lstat(path).st_mode
         except OSError as err:
-            self._skip(str(path), f"cannot read: {err.strerror}")
+            self._skip(path, f"cannot read: {err.strerror}")
             return
         if stat.S_ISLNK(mode):
-            self._skip(str(path), "symbolic link, not followed")
+            self._skip(path, "symbolic link, not followed")
         elif stat.S_ISDIR(mode):
-            if not top and path.name in SKIP_DIRECTORIES:
-                return
-            try:
-                entries = sorted(os.scandir(path), key=lambda e: e.name)
-            except OSError as err:
-                self._skip(str(path), f"cannot list: {err.strerror}")
-                return
-            for entry in entries:
-                self._path(Path(entry.path))
+            self._directory(path)
         elif stat.S_ISREG(mode):
             self._file(path)
         else:
-            self._skip(str(path), "not a regular file")
+            self._skip(path, "not a regular file")
 
-    def _file(self, path: Path) -> None:
-        name = str(path)
+    def _directory(self, path: str) -> None:
+        # The entries' types come with the listing (no stat per entry); names stay strings, as
+        # pathlib objects cost more per file than searching a small file does.
         try:
-            with path.open("rb") as handle:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as err:
+            self._skip(path, f"cannot list: {err.strerror}")
+            return
+        for entry in entries:
+            if entry.is_symlink():
+                self._skip(entry.path, "symbolic link, not followed")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIP_DIRECTORIES:
+                    self._directory(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                self._file(entry.path)
+            else:
+                self._skip(entry.path, "not a regular file")
+
+    def _file(self, name: str) -> None:
+        try:
+            with open(name, "rb") as handle:
                 head = handle.read(512)
                 kind = _archive_kind(head)
                 if kind is not None:
@@ -326,16 +346,27 @@ class Scanner:
         if self._pool is None:
             self._record(_searched(self.matcher, data), file, member)
             return
-        # A bounded number of buffers in flight keeps memory bounded while workers search.
+        self._batch.append(data)
+        self._batch_names.append((file, member))
+        self._batch_bytes += len(data)
+        if self._batch_bytes >= BATCH_BYTES or len(self._batch) >= BATCH_FILES:
+            self._submit()
+
+    def _submit(self) -> None:
+        """Send the batch to a worker; a bounded number of batches in flight bounds memory."""
+        if self._pool is None or not self._batch:
+            return
         while len(self._pending) >= 2 * self.jobs:
             self._collect()
-        self._pending.append((self._pool.submit(_search_in_worker, data), file, member))
+        future = self._pool.submit(_search_in_worker, self._batch)
+        self._pending.append((future, self._batch_names))
+        self._batch, self._batch_names, self._batch_bytes = [], [], 0
 
     def _collect(self) -> None:
-        future, file, member = self._pending.popleft()
-        searched = future.result()
-        self._worker_candidates += searched.candidates
-        self._record(searched, file, member)
+        future, names = self._pending.popleft()
+        for searched, (file, member) in zip(future.result(), names, strict=True):
+            self._worker_candidates += searched.candidates
+            self._record(searched, file, member)
 
     def _record(self, searched: _Searched, file: str, member: str | None) -> None:
         for hit, line, column in searched.hits:
@@ -381,12 +412,15 @@ def _start_worker(matcher: Matcher) -> None:
     _worker_matcher = matcher
 
 
-def _search_in_worker(data: bytes) -> _Searched:
+def _search_in_worker(batch: list[bytes]) -> list[_Searched]:
     matcher = _worker_matcher
     assert matcher is not None
-    before = matcher.candidates
-    searched = _searched(matcher, data)
-    return _Searched(searched.hits, matcher.candidates - before)
+    results = []
+    for data in batch:
+        before = matcher.candidates
+        searched = _searched(matcher, data)
+        results.append(_Searched(searched.hits, matcher.candidates - before))
+    return results
 
 
 def _pool(jobs: int, matcher: Matcher) -> ProcessPoolExecutor:
