@@ -213,3 +213,14 @@ def test_table_lists_skipped_and_output_file(scan_cli: ScanCli) -> None:
     assert result.exit_code == 0
     text = (scan_cli.workdir / "report.txt").read_text()
     assert "not scanned" in text and "per-file limit of 4096 bytes" in text
+
+
+def test_window_length_adds_a_length_and_keeps_intercoms(scan_cli: ScanCli) -> None:
+    # Both secrets glued to other characters: only a window of their own length finds them.
+    tree = scan_cli.workdir / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_text(f"x9Q{SECRET_A}zz\n")
+    (tree / "b.txt").write_text(f"x9Q{SECRET_B[:32]}zz\n")
+    scan_cli.pin({IOS_PROD: SECRET_A, WEB_PROD: SECRET_B[:32]})
+    doc = json.loads(scan_cli("scan", "--format", "json", "--window-length", "32", "tree").stdout)
+    assert sorted(f["path"] for f in doc["findings"]) == ["tree/a.txt", "tree/b.txt"]

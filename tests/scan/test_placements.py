@@ -176,6 +176,7 @@ def test_worker_processes_find_the_same_in_the_same_order(
     from ivsecrets.scan import walk
 
     monkeypatch.setattr(walk, "PARALLEL_AFTER", 0)
+    monkeypatch.setattr(walk, "BATCH_FILES", 5)  # several batches in flight, collected in order
     for i in range(12):
         secret = (SECRET_A, SECRET_B, SECRET_C)[i % 3]
         (tmp_path / f"f{i:02}.js").write_text(f"// {i}\n" * i + f'k="{secret}";\n')
@@ -185,3 +186,28 @@ def test_worker_processes_find_the_same_in_the_same_order(
     assert [f.where for f in parallel.findings] == [f.where for f in serial.findings]
     assert parallel.findings == serial.findings and len(serial.findings) == 13
     assert parallel.candidates >= serial.candidates > 0
+
+
+def test_a_process_with_other_threads_spawns_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After --from-store, a store client's threads may hold locks: forking would copy them held.
+    import threading
+
+    from ivsecrets.scan import walk
+
+    monkeypatch.setattr(walk, "PARALLEL_AFTER", 0)
+    monkeypatch.setattr(walk, "BATCH_FILES", 2)
+    for i in range(5):
+        (tmp_path / f"f{i}.js").write_text(f'k="{(SECRET_A, SECRET_B)[i % 2]}";\n')
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert walk._start_method() == "spawn"
+        parallel = scan([tmp_path], known_set(), jobs=2)
+    finally:
+        stop.set()
+        thread.join()
+    assert parallel.findings == scan([tmp_path], known_set()).findings
+    assert len(parallel.findings) == 5

@@ -90,10 +90,10 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "--jobs",
     "-j",
     type=click.IntRange(0, 64),
-    default=1,
+    default=0,
     show_default=True,
-    help="Processes that search (0: one per core, up to 8); extra ones start only once "
-    "16 MiB have been read.",
+    help="Processes that search (0: one per core, up to 8; 1: this one only); workers start "
+    "only once 4 MiB have been read, so a few staged files stay in one process.",
 )
 @pass_state
 def scan(
@@ -117,7 +117,7 @@ def scan(
     with --from-store every version the stores hold. Reports where, whose secret and which
     version; never a value. Exit 1 when a known secret is found.
     """
-    from ivsecrets.scan import KnownSecrets, Limits, Scanner
+    from ivsecrets.scan import INTERCOM_SECRET_LENGTH, KnownSecrets, Limits, Scanner
 
     notes: tuple[str, ...] = ()
     if from_store:
@@ -137,7 +137,7 @@ def scan(
         known,
         limits=limits,
         heuristic=not no_heuristic,
-        window_lengths=window_lengths or (43,),
+        window_lengths=(INTERCOM_SECRET_LENGTH, *window_lengths),
         jobs=jobs or min(8, os.cpu_count() or 1),
     )
     report = scanner.scan(paths)

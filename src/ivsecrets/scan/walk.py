@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import stat
 import tarfile
+import threading
 import time
 import zipfile
 import zlib
@@ -31,8 +32,8 @@ __all__ = ["Limits", "Scanner", "scan"]
 
 MiB = 1024 * 1024
 #: With ``jobs`` > 1, worker processes start once this much has been read: a pre-commit hook on a
-#: few files stays in one process.
-PARALLEL_AFTER = 16 * MiB
+#: few files stays in one process, and starting the workers costs less than searching this much.
+PARALLEL_AFTER = 4 * MiB
 #: Buffers go to a worker in batches of about this many bytes (or BATCH_FILES files): one task
 #: per small file would cost more in inter-process overhead than searching the file does.
 BATCH_BYTES = 4 * MiB
@@ -423,10 +424,19 @@ def _search_in_worker(batch: list[bytes]) -> list[_Searched]:
     return results
 
 
+def _start_method() -> str | None:
+    """fork where there is one and this process runs one thread: a worker starts in
+    milliseconds with the matcher already built. A process with other threads (a store client's
+    gRPC or connection threads, after ``--from-store``) is not forked, as a lock another thread
+    holds would stay locked in the child for good: workers are spawned and get the matcher
+    pickled, as on platforms without fork."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
 def _pool(jobs: int, matcher: Matcher) -> ProcessPoolExecutor:
-    # fork where there is one: a worker starts in milliseconds with the matcher already built
-    # (a scan has no threads of its own); elsewhere the matcher is pickled to each worker.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    method = _start_method()
     return ProcessPoolExecutor(
         jobs,
         mp_context=multiprocessing.get_context(method),
