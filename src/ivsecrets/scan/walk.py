@@ -94,9 +94,7 @@ class Scanner:
         self.report = ScanReport(known=len(known))
         self.jobs = max(1, jobs)
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque[tuple[Future[list[_Searched]], list[tuple[str, str | None]]]] = (
-            deque()
-        )
+        self._pending: deque[tuple[Future[list[_Searched]], list[tuple[str, str | None]]]] = deque()
         self._batch: list[bytes] = []
         self._batch_names: list[tuple[str, str | None]] = []
         self._batch_bytes = 0
