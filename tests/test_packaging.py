@@ -7,6 +7,8 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 import ivsecrets
 from ivsecrets.provider import Provider, load_plugin
 
@@ -50,3 +52,18 @@ def test_version_comes_from_the_package_metadata() -> None:
     code = "import sys, ivsecrets; print('importlib.metadata' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # read on first use only: `import ivsecrets` stays light
+
+
+def test_exports_load_their_modules_on_first_use() -> None:
+    # `import ivsecrets.scan` (a pre-commit hook) or `import ivsecrets.config` need not load the
+    # cache, the hasher and the store protocol; the names still work, and are typed as before.
+    code = (
+        "import sys, ivsecrets\n"
+        "print(sorted(m for m in ('ivsecrets.api', 'ivsecrets.cache', 'ivsecrets.hashing')"
+        " if m in sys.modules))\n"
+        "print(ivsecrets.user_hash('s3cre7', 'test@intercom.io')[:8], 'Hasher' in dir(ivsecrets))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[]", "844240a2 True"]
+    with pytest.raises(AttributeError, match="no attribute 'nosuch'"):
+        ivsecrets.nosuch  # noqa: B018

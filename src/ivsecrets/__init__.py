@@ -9,31 +9,63 @@ This package exports what a backend needs; everything else is imported from its 
 
 from __future__ import annotations
 
-from ivsecrets.api import Secrets, configure, get_hasher
-from ivsecrets.config import load_config
-from ivsecrets.environments import Platform
-from ivsecrets.errors import (
-    ConfigError,
-    IdentifierError,
-    IVSecretsError,
-    StaleSecretError,
-    StoreError,
-)
-from ivsecrets.hashing import Hasher, user_hash
-from ivsecrets.secret import fingerprint
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ivsecrets.api import Secrets, configure, get_hasher
+    from ivsecrets.config import load_config
+    from ivsecrets.environments import Platform
+    from ivsecrets.errors import (
+        ConfigError,
+        IdentifierError,
+        IVSecretsError,
+        StaleSecretError,
+        StoreError,
+    )
+    from ivsecrets.hashing import Hasher, user_hash
+    from ivsecrets.secret import fingerprint
+
+# Each name is imported from its module on first use (PEP 562): `import ivsecrets.scan` or the
+# CLI's start need not load the cache, the hasher and the store protocol, and `import ivsecrets`
+# itself stays light.
+_EXPORTS = {
+    "Secrets": "ivsecrets.api",
+    "configure": "ivsecrets.api",
+    "get_hasher": "ivsecrets.api",
+    "load_config": "ivsecrets.config",
+    "Platform": "ivsecrets.environments",
+    "ConfigError": "ivsecrets.errors",
+    "IdentifierError": "ivsecrets.errors",
+    "IVSecretsError": "ivsecrets.errors",
+    "StaleSecretError": "ivsecrets.errors",
+    "StoreError": "ivsecrets.errors",
+    "Hasher": "ivsecrets.hashing",
+    "user_hash": "ivsecrets.hashing",
+    "fingerprint": "ivsecrets.secret",
+}
 
 
-def __getattr__(name: str) -> str:
-    # The version comes from the installed package's metadata, read on first use only:
-    # importlib.metadata costs tens of milliseconds, and `import ivsecrets` stays light.
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # once: later lookups do not come here
+        return value
     if name != "__version__":
         raise AttributeError(f"module 'ivsecrets' has no attribute {name!r}")
+    # The version comes from the installed package's metadata, read on first use only:
+    # importlib.metadata costs tens of milliseconds.
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("ivsecrets")
     except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
         return "0+unknown"
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [

@@ -37,3 +37,29 @@ def test_import_ivsecrets_does_not_import_scan() -> None:
     code = "import sys, ivsecrets; print('ivsecrets.scan' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_scan_command_loads_only_its_own_subcommand(tmp_path: Path) -> None:
+    # The CLI imports a subcommand's module when it runs: a pre-commit hook's `ivsecrets scan`
+    # does not start by loading rotation, verification and the Intercom client.
+    (tmp_path / "a.txt").write_text("nothing here\n")
+    code = (
+        "import sys\n"
+        "from ivsecrets.cli import cli\n"
+        "try:\n"
+        "    cli(['--no-color', 'scan', sys.argv[1]], standalone_mode=False)\n"
+        "finally:\n"
+        "    print(sorted(set(sys.modules) & set(sys.argv[2:])))"
+    )
+    unwanted = [
+        *("ivsecrets.api", "ivsecrets.cache", "ivsecrets.rotation", "ivsecrets.verification"),
+        *("ivsecrets.intercom", "ivsecrets.cli.rotation", "ivsecrets.cli.verify"),
+        "ivsecrets.cli.commands",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), *unwanted],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

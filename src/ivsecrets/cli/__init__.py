@@ -1,9 +1,11 @@
-"""The ``ivsecrets`` command: a thin click layer over the library."""
+"""The ``ivsecrets`` command: a thin click layer over the library.
+
+The subcommands live in ``commands``, ``rotation``, ``scan`` and ``verify``, imported when one of
+theirs runs (``app.SUBCOMMANDS``).
+"""
 
 from __future__ import annotations
 
-# Importing the command modules registers their subcommands on ``cli``.
-from ivsecrets.cli import commands, rotation, scan, verify
 from ivsecrets.cli.app import cli, main
 
-__all__ = ["cli", "commands", "main", "rotation", "scan", "verify"]
+__all__ = ["cli", "main"]

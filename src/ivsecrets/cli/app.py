@@ -10,12 +10,12 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from ivsecrets import __version__
 from ivsecrets.environments import Platform
 from ivsecrets.errors import (
     AccessDeniedError,
@@ -210,10 +210,39 @@ class _Command(click.Command):
         self.params.extend(_global_options(group=False))
 
 
+#: Where each subcommand is defined. A module is imported when its command runs (or for
+#: ``--help``): ``ivsecrets scan`` in a pre-commit hook does not load the rotation machinery.
+SUBCOMMANDS = {
+    "config-check": "ivsecrets.cli.scan",
+    "diagnose": "ivsecrets.cli.commands",
+    "fingerprint": "ivsecrets.cli.commands",
+    "hash": "ivsecrets.cli.commands",
+    "init": "ivsecrets.cli.commands",
+    "jwt": "ivsecrets.cli.commands",
+    "rollback": "ivsecrets.cli.rotation",
+    "rotate": "ivsecrets.cli.rotation",
+    "scan": "ivsecrets.cli.scan",
+    "status": "ivsecrets.cli.commands",
+    "verify": "ivsecrets.cli.verify",
+}
+
+
 class _Group(click.Group):
-    """Translates library errors into messages and exit codes, once, for every command."""
+    """Translates library errors into messages and exit codes, once, for every command.
+
+    Subcommands are loaded on first use (``SUBCOMMANDS``); their modules register them with
+    ``@cli.command()`` as they are imported.
+    """
 
     command_class = _Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in SUBCOMMANDS:
+            import_module(SUBCOMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -270,7 +299,7 @@ def identifier_options(f: F) -> F:
     params=_global_options(group=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(__version__, prog_name="ivsecrets")
+@click.version_option(package_name="ivsecrets", prog_name="ivsecrets")  # read on --version only
 @click.pass_context
 def cli(
     ctx: click.Context,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets import __version__
+import ivsecrets
 from ivsecrets.cli.app import CliError, State, cli, format_option, output_option, pass_state
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def scan(
     elif output_format == "sarif":
         from ivsecrets.scan import sarif
 
-        output.write(json.dumps(sarif(report, tool_version=__version__), indent=2) + "\n")
+        output.write(json.dumps(sarif(report, tool_version=ivsecrets.__version__), indent=2) + "\n")
     elif output_format == "github":
         output.write(github(report))
     else:
