@@ -15,11 +15,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(PACKAGE): pyproject.toml | $(BIN)/python
+# The C passes of the scan (setup.py) are compiled in place by the editable install: a change
+# to them installs again.
+NATIVE := setup.py src/ivsecrets/scan/_runs.c
+
+$(PACKAGE): pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(TESTING): pyproject.toml | $(BIN)/python
+$(TESTING): pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -38,8 +42,8 @@ pytest: setup
 	IVSECRETS_CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -q
 
 lint: $(TESTING)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples setup.py
+	$(BIN)/ruff format --check src tests bench examples setup.py
 
 typecheck: $(TESTING)
 	$(BIN)/mypy --strict src/ivsecrets
@@ -62,4 +66,5 @@ bench-peers: $(TESTING)
 	$(BIN)/python bench/peers.py
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache build
+	find src -name '*.so' -delete

@@ -57,3 +57,16 @@ def test_no_extras_serves_env_and_names_the_extra_for_aws(bare_venv: Path, tmp_p
     result = subprocess.run([exe, "verify"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "pip install 'ivsecrets[aws]'" in result.stderr
+
+
+@pytest.mark.timeout(400)
+def test_pip_install_compiles_the_scans_c_passes(bare_venv: Path) -> None:
+    # A wheel built from this repository holds the compiled _runs extension (and its stub).
+    python = str(bare_venv / "bin" / "python")
+    probe = subprocess.run(
+        [python, "-c", "from ivsecrets.scan import engine; print(engine.RUN_FINDER)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "c"

@@ -9,10 +9,12 @@ candidate too, so a secret glued to other alphabet characters is still found.
 
 Why it is fast enough for a pre-commit hook and a 100 MB mobile build (docs/scan.md, "Speed"):
 
-- runs are found by translating the bytes to a two-letter alphabet (``bytes.translate``) and
-  looking for sixteen marks in a row with ``bytes.find``, which is C speed; a regular expression
-  over the bytes would retry at every position and runs ten times slower; a run that cannot be a
-  candidate (no digit, too short to hold a 43-character one) is never copied;
+- the two passes over every byte are in C (``_runs.c``, compiled by ``pip install`` where there
+  is a C compiler): finding the runs, skipping ahead past words too short to be one (a run
+  needs sixteen characters in a row, so the sixteenth byte ahead is tested first), and testing
+  for UTF-16 text by walking from NUL byte to NUL byte. Without a compiler the same functions
+  run in Python (``_python_runs``, ``_python_has_utf16``: ``bytes.translate`` to two letters,
+  then ``bytes.find``), with the same results and a loop step per run, about 1.5x slower;
 - the digit rule: identifiers, type descriptors and words, most of the runs of a build, have no
   digit; a random secret almost always has one (and one of Intercom's length is kept without);
 - UTF-16 text is read as two views (characters at even and at odd offsets) built with slices,
@@ -29,7 +31,7 @@ import binascii
 import re
 import string
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
@@ -209,14 +211,16 @@ def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
     return spans
 
 
-def _runs(data: bytes, marks: bytes, shortest: int) -> set[bytes]:
-    """The distinct maximal runs of at least MIN_LENGTH marks, as pieces of ``data``, that are
-    ``shortest`` long or longer or have a digit (others cannot be fingerprinted, nor hold a
-    piece that can: see ``Matcher._search``).
+def _python_runs(data: bytes, shortest: int) -> set[bytes]:
+    """The distinct maximal runs of at least MIN_LENGTH printable secret characters in ``data``
+    that are ``shortest`` long or longer or have a digit (others cannot be fingerprinted, nor
+    hold a piece that can: see ``Matcher._candidates``).
 
-    ``_spans`` without the list of positions: the hottest loop of a scan, one pass per run, and
-    a run left out is never copied.
+    ``_spans`` without the list of positions: one loop step per run, and a run left out is never
+    copied. The C run finder (``_runs.c``) is the same function in one pass over the bytes; this
+    one serves where it was not compiled.
     """
+    marks = data.translate(_PRINTABLE)
     find = marks.find
     digit = _has_digit
     runs: set[bytes] = set()
@@ -231,6 +235,41 @@ def _runs(data: bytes, marks: bytes, shortest: int) -> set[bytes]:
             add(data[position:end])
         position = find(_NEEDLE, end)
     return runs
+
+
+# The C run finder's alphabet: 1 for a printable secret character, 2 for a digit, 0 otherwise.
+_CLASSES = bytes((2 if c in _DIGITS else 1) if _PRINTABLE[c] == _MARK else 0 for c in range(256))
+# ... and UTF-16 text: 1 for a character that may be one (printable, tab, newline), 0 otherwise.
+_TEXT16 = bytes(1 if _UTF16[c] == _MARK else 0 for c in range(256))
+_c_runs: Callable[[bytes, bytes, int, int], list[bytes]] | None
+_c_has_utf16: Callable[[bytes, bytes, int], bool] | None
+try:
+    from ivsecrets.scan._runs import has_utf16 as _c_has_utf16
+    from ivsecrets.scan._runs import runs as _c_runs
+except ImportError:  # built without a C compiler: the same functions, in Python
+    _c_runs = _c_has_utf16 = None
+#: Which passes over the bytes this process uses: "c", or "python" where the extension
+#: (``_runs.c``) was not compiled. The results are the same; the speed is not (docs/scan.md).
+RUN_FINDER = "python" if _c_runs is None else "c"
+
+
+def _runs(data: bytes, shortest: int) -> set[bytes]:
+    """The distinct maximal runs of at least MIN_LENGTH printable secret characters in ``data``
+    that are ``shortest`` long or longer or have a digit: the hottest step of a scan."""
+    if _c_runs is None:
+        return _python_runs(data, shortest)
+    return set(_c_runs(data, _CLASSES, MIN_LENGTH, shortest))
+
+
+def _python_has_utf16(data: bytes) -> bool:
+    """MIN_LENGTH characters of UTF-16 text in the ASCII range: (character, NUL) in a row."""
+    return data.translate(_UTF16).find(_UTF16_NEEDLE) >= 0
+
+
+def _has_utf16(data: bytes) -> bool:
+    if _c_has_utf16 is None:
+        return _python_has_utf16(data)
+    return _c_has_utf16(data, _TEXT16, MIN_LENGTH)
 
 
 def _masked(marks: bytes, blobs: Sequence[tuple[int, int]]) -> bytes | bytearray:
@@ -259,7 +298,7 @@ def _tokens(
     Printable runs without a digit shorter than ``shortest`` (the shortest length at which a
     string without a digit is fingerprinted) are left out: no piece of them can be.
     """
-    printable = _runs(data, data.translate(_PRINTABLE), shortest)
+    printable = _runs(data, shortest)
     if not printable:
         return printable, set(), set(), set(), []
     small = [token for token in printable if len(token) <= MAX_LENGTH]
@@ -498,7 +537,7 @@ class Matcher:
         Called only when the buffer has a run of sixteen such characters.
         """
         data = view.data
-        if data.translate(_UTF16).find(_UTF16_NEEDLE) < 0:
+        if not _has_utf16(data):
             return []
         views = []
         for shift in (0, 1):
