@@ -90,10 +90,10 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     "--jobs",
     "-j",
     type=click.IntRange(0, 64),
-    default=0,
+    default=1,
     show_default=True,
-    help="Processes that search (0: one per core, up to 8; 1: this one only); workers start "
-    "only once 4 MiB have been read, so a few staged files stay in one process.",
+    help="Processes that search (0: one per core, up to 8); workers start only once 4 MiB "
+    "have been read. One is usually fastest: reading and decompressing stay in this process.",
 )
 @pass_state
 def scan(
