@@ -14,7 +14,7 @@ Why it is fast enough for a pre-commit hook and a 100 MB mobile build (docs/scan
   needs sixteen characters in a row, so the sixteenth byte ahead is tested first), and testing
   for UTF-16 text by walking from NUL byte to NUL byte. Without a compiler the same functions
   run in Python (``_python_runs``, ``_python_has_utf16``: ``bytes.translate`` to two letters,
-  then ``bytes.find``), with the same results and a loop step per run, about 1.5x slower;
+  then ``bytes.find``), with the same results and a loop step per run, about 1.6x slower;
 - the digit rule: identifiers, type descriptors and words, most of the runs of a build, have no
   digit; a random secret almost always has one (and one of Intercom's length is kept without);
 - UTF-16 text is read as two views (characters at even and at odd offsets) built with slices,
