@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -111,6 +112,22 @@ def test_symlinks_are_not_followed(tmp_path: Path) -> None:
     report = scan([tree], known_set())
     assert not report.findings
     assert report.skipped[0].reason == "symbolic link, not followed"
+
+
+def test_a_fifo_is_reported_not_read_and_named_paths_are_scanned_whatever_their_name(
+    tmp_path: Path,
+) -> None:
+    # Entry types come from the directory listing: a FIFO is never opened (it would block).
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "leak.txt").write_bytes(LEAK)
+    report = scan([tmp_path], known_set())
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("pipe", "not a regular file")
+    ]
+    assert [Path(f.file).name for f in report.findings] == ["leak.txt"]
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "ORIG_HEAD").write_bytes(LEAK)
+    assert len(scan([tmp_path / ".git"], known_set()).findings) == 1  # named: scanned
 
 
 def test_git_directory_is_not_entered(tmp_path: Path) -> None:

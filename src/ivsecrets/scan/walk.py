@@ -160,12 +160,19 @@ class Scanner:
             self._skip(path, f"cannot list: {err.strerror}")
             return
         for entry in entries:
-            if entry.is_symlink():
+            try:  # a stat only where the file system did not give the type with the listing
+                link = entry.is_symlink()
+                directory = not link and entry.is_dir(follow_symlinks=False)
+                regular = not link and entry.is_file(follow_symlinks=False)
+            except OSError as err:
+                self._skip(entry.path, f"cannot read: {err.strerror}")
+                continue
+            if link:
                 self._skip(entry.path, "symbolic link, not followed")
-            elif entry.is_dir(follow_symlinks=False):
+            elif directory:
                 if entry.name not in SKIP_DIRECTORIES:
                     self._directory(entry.path)
-            elif entry.is_file(follow_symlinks=False):
+            elif regular:
                 self._file(entry.path)
             else:
                 self._skip(entry.path, "not a regular file")
@@ -422,7 +429,7 @@ def _search_in_worker(batch: list[bytes]) -> list[_Searched]:
     return results
 
 
-def _start_method() -> str | None:
+def _start_method() -> str:
     """fork where there is one and this process runs one thread: a worker starts in
     milliseconds with the matcher already built. A process with other threads (a store client's
     gRPC or connection threads, after ``--from-store``) is not forked, as a lock another thread
