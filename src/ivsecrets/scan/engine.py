@@ -534,7 +534,7 @@ class Matcher:
         NUL on either side and hides the others (high bit set: in no alphabet), so runs never
         cross from text into binary. Built with slicing, ``translate`` and big-integer OR/AND,
         all in C: no Python work per string, which a resource table has by the ten thousand.
-        Called only when the buffer has a run of sixteen such characters.
+        No views for a buffer without sixteen such characters in a row (``_has_utf16``).
         """
         data = view.data
         if not _has_utf16(data):
