@@ -117,3 +117,26 @@ def test_force_flags(
     forced = invoke(config, "rollback", "ios", "prod", "--force")
     assert forced.exit_code == 0 and "did not check" in forced.output
     assert invoke(config, "rotate", "ios", "prod", "--finish", "--force").exit_code == 2
+
+
+def test_finish_abort_and_settle_are_commands_that_the_flags_alias(
+    rotate_cli: tuple[Path, FakeIntercomAPI],
+) -> None:
+    config, _ = rotate_cli
+    assert invoke(config, "abort", "ios", "prod").output.startswith("ios/prod: nothing-to-abort")
+    assert invoke(config, "settle", "ios", "prod").output.startswith("ios/prod: settled")
+    assert invoke(config, "rotate", "ios", "prod", "--from-intercom").exit_code == 0
+    early = invoke(config, "finish", "ios", "prod")
+    assert early.exit_code == 1 and "grace period is not over" in early.output
+    assert early.output == invoke(config, "rotate", "ios", "prod", "--finish").output
+    done = invoke(config, "finish", "ios", "prod", "--grace", "0")
+    assert done.exit_code == 0 and "retired the previous version" in done.output
+    again = invoke(config, "finish", "ios", "prod", "--grace", "0")
+    assert (
+        again.output == invoke(config, "rotate", "ios", "prod", "--finish", "--grace", "0").output
+    )
+    assert "nothing-to-finish" in again.output
+    # Each takes only its own options: nothing that starts a rotation.
+    for command in ("finish", "abort", "settle"):
+        assert invoke(config, command, "ios", "prod", "--from-intercom").exit_code == 2
+    assert invoke(config, "abort", "ios", "prod", "--grace", "0").exit_code == 2

@@ -213,8 +213,10 @@ class _Command(click.Command):
 #: Where each subcommand is defined. A module is imported when its command runs (or for
 #: ``--help``): ``ivsecrets scan`` in a pre-commit hook does not load the rotation machinery.
 SUBCOMMANDS = {
+    "abort": "ivsecrets.cli.rotation",
     "config-check": "ivsecrets.cli.scan",
     "diagnose": "ivsecrets.cli.commands",
+    "finish": "ivsecrets.cli.rotation",
     "fingerprint": "ivsecrets.cli.commands",
     "hash": "ivsecrets.cli.commands",
     "init": "ivsecrets.cli.commands",
@@ -222,6 +224,7 @@ SUBCOMMANDS = {
     "rollback": "ivsecrets.cli.rotation",
     "rotate": "ivsecrets.cli.rotation",
     "scan": "ivsecrets.cli.scan",
+    "settle": "ivsecrets.cli.rotation",
     "status": "ivsecrets.cli.commands",
     "verify": "ivsecrets.cli.verify",
 }

@@ -1,18 +1,27 @@
-"""``ivsecrets rotate`` and ``ivsecrets rollback``."""
+"""``ivsecrets rotate``, ``finish``, ``abort``, ``settle`` and ``rollback``: the Rotator's steps.
+
+Each command is one ``Rotator`` method of the same name; ``rotate --finish`` and ``rotate
+--abort`` are kept as aliases of ``finish`` and ``abort``.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import CliError, State, cli, environment_arguments, pass_state
+from ivsecrets.cli.app import CliError, F, State, cli, environment_arguments, pass_state
 
 if TYPE_CHECKING:
-    from ivsecrets.rotation import RotationResult
+    from ivsecrets.rotation import RotationResult, Rotator
     from ivsecrets.secret import SecretValue
+
+
+def _grace_option(help: str) -> Callable[[F], F]:
+    return click.option("--grace", type=float, metavar="SECONDS", help=help)
 
 
 @cli.command()
@@ -27,19 +36,9 @@ if TYPE_CHECKING:
     type=click.File("r"),
     help="Read the new secret from this file ('-' for standard input).",
 )
-@click.option(
-    "--finish",
-    is_flag=True,
-    help="After the grace period: delete the previous "
-    "secret at Intercom and retire it in the store.",
-)
-@click.option("--abort", is_flag=True, help="Discard a staged, unpromoted rotation.")
-@click.option(
-    "--grace",
-    type=float,
-    metavar="SECONDS",
-    help="With --finish: the grace period (default: cache TTL + max_stale).",
-)
+@click.option("--finish", is_flag=True, help="The same as 'ivsecrets finish'.")
+@click.option("--abort", is_flag=True, help="The same as 'ivsecrets abort'.")
+@_grace_option("With --finish: the grace period (default: cache TTL + max_stale).")
 @click.option(
     "--update-config",
     is_flag=True,
@@ -64,40 +63,78 @@ def rotate(
     update_config: bool,
     force: bool,
 ) -> None:
-    """Rotate an environment's secret: stage, check, promote; or --finish / --abort.
+    """Rotate an environment's secret: stage, check, promote.
 
     The new secret comes from Intercom (--from-intercom), a file (--from-file), standard input
     when it is not a terminal, or a hidden prompt: never from the command line. Re-running an
-    interrupted rotation continues where it stopped.
+    interrupted rotation continues where it stopped. --finish and --abort are aliases of
+    'ivsecrets finish' and 'ivsecrets abort'.
     """
-    from ivsecrets.rotation import Rotator
-
     if sum((from_intercom, from_file is not None, finish, abort)) > 1:
         raise CliError("choose one of --from-intercom, --from-file, --finish, --abort", 2)
     if grace is not None and not finish:
         raise CliError("--grace goes with --finish", 2)
     if force and (finish or abort):
         raise CliError("--force goes with a rotation, not --finish or --abort", 2)
-    rotator = Rotator(state.config, secrets=state.secrets)
-    if finish:
-        result = rotator.finish(platform, workspace, grace=grace)
-    elif abort:
-        result = rotator.abort(platform, workspace)
-    else:
-        staged = rotator.state(platform, workspace).pending is not None
-        value = None if from_intercom or staged else _read_new_secret(from_file)
-        result = rotator.rotate(
-            platform,
-            workspace,
-            new_value=value,
-            from_intercom=from_intercom and not staged,
-            force=force,
-        )
-        if update_config and result.fingerprint:
-            _update_pin(state, result)
-    _report(result)
-    if not update_config:
-        _warn_stale_pin(state, result)
+    if finish or abort:
+        # The aliases. --update-config writes no pin here (the current secret stays), and keeps
+        # silencing the stale-pin warning, as it always did on these paths.
+        rotator = _rotator(state)
+        if finish:
+            result = rotator.finish(platform, workspace, grace=grace)
+        else:
+            result = rotator.abort(platform, workspace)
+        _conclude(state, result, warn_stale_pin=not update_config)
+        return
+    rotator = _rotator(state)
+    staged = rotator.state(platform, workspace).pending is not None
+    value = None if from_intercom or staged else _read_new_secret(from_file)
+    result = rotator.rotate(
+        platform,
+        workspace,
+        new_value=value,
+        from_intercom=from_intercom and not staged,
+        force=force,
+    )
+    if update_config and result.fingerprint:
+        _update_pin(state, result)
+    _conclude(state, result, warn_stale_pin=not update_config)
+
+
+@cli.command()
+@environment_arguments
+@_grace_option("The grace period (default: cache TTL + max_stale).")
+@pass_state
+def finish(state: State, platform: str, workspace: str, grace: float | None) -> None:
+    """After the grace period: delete the previous secret at Intercom and retire it in the store.
+
+    The grace period runs from when the current version became current. Also 'ivsecrets rotate
+    --finish'.
+    """
+    _conclude(state, _rotator(state).finish(platform, workspace, grace=grace))
+
+
+@cli.command()
+@environment_arguments
+@pass_state
+def abort(state: State, platform: str, workspace: str) -> None:
+    """Discard a staged, unpromoted rotation (and delete its Intercom secret).
+
+    Also 'ivsecrets rotate --abort'.
+    """
+    _conclude(state, _rotator(state).abort(platform, workspace))
+
+
+@cli.command()
+@environment_arguments
+@pass_state
+def settle(state: State, platform: str, workspace: str) -> None:
+    """Take an expired lease over and clean up what a dead run left, nothing else.
+
+    Deletes the Intercom secrets a dead run created that no version references, and records a
+    promotion it made but did not record. Refused while another run holds the lease.
+    """
+    _conclude(state, _rotator(state).settle(platform, workspace))
 
 
 @cli.command()
@@ -115,13 +152,23 @@ def rotate(
 def rollback(state: State, platform: str, workspace: str, update_config: bool, force: bool) -> None:
     """Make the previous version current again (refused once its Intercom secret is deleted,
     and when that cannot be checked, unless --force)."""
-    from ivsecrets.rotation import Rotator
-
-    result = Rotator(state.config, secrets=state.secrets).rollback(platform, workspace, force=force)
+    result = _rotator(state).rollback(platform, workspace, force=force)
     if update_config and result.fingerprint:
         _update_pin(state, result)
+    _conclude(state, result, warn_stale_pin=not update_config)
+
+
+def _rotator(state: State) -> Rotator:
+    from ivsecrets.rotation import Rotator
+
+    return Rotator(state.config, secrets=state.secrets)
+
+
+def _conclude(state: State, result: RotationResult, *, warn_stale_pin: bool = True) -> None:
+    """Print what a command did, and warn when the pinned fingerprint no longer names the
+    current secret (unless --update-config has just written it)."""
     _report(result)
-    if not update_config:
+    if warn_stale_pin:
         _warn_stale_pin(state, result)
 
 
