@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.hashing import user_hash
-from ivsecrets.intercom import IntercomSecret, check_recorded_secret
+from ivsecrets.intercom import IntercomClient, IntercomSecret, check_recorded_secret
 from ivsecrets.provider import WritableProvider
 from ivsecrets.secret import Secret, VersionInfo, shape_problem
 
@@ -41,6 +42,7 @@ __all__ = [
     "EnvironmentReport",
     "Status",
     "VerifyReport",
+    "list_intercom_secrets",
     "promoted_at",
     "verify",
 ]
@@ -138,16 +140,29 @@ class VerifyReport:
 IntercomLister = Callable[[WorkspaceConfig], "Sequence[IntercomSecret] | None"]
 
 
+def list_intercom_secrets(workspace: WorkspaceConfig) -> list[IntercomSecret] | None:
+    """The workspace's live Intercom secrets from Intercom's API, or None when the variable its
+    ``intercom_token_env`` names is unset or empty (the Intercom check is then skipped)."""
+    if not os.environ.get(workspace.intercom_token_env):
+        return None
+    return IntercomClient.from_workspace(workspace).list()
+
+
 def verify(
     config: Config,
     *,
     secrets: Secrets | None = None,
     platforms: Iterable[str] = (),
     workspaces: Iterable[str] = (),
-    intercom: IntercomLister | None = None,
+    intercom: IntercomLister | None = list_intercom_secrets,
     now: datetime | None = None,
 ) -> VerifyReport:
-    """Run every check on the chosen environments (all expected ones by default)."""
+    """Run every check on the chosen environments (all expected ones by default).
+
+    The same checks as ``ivsecrets verify``: ``intercom`` lists a workspace's Intercom secrets
+    (by default from Intercom's API, for the workspaces whose token is set); None skips the
+    Intercom check, as ``--no-intercom`` does.
+    """
     own = secrets is None
     secrets = secrets if secrets is not None else Secrets(config)
     try:

@@ -14,7 +14,6 @@ from ivsecrets.cli.app import State, cli, format_option, output_option, pass_sta
 from ivsecrets.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ivsecrets.config import WorkspaceConfig
     from ivsecrets.verification import VerifyReport
 
 FORMATS = ("table", "json", "junit", "github")
@@ -62,6 +61,7 @@ def verify(
     recorded hashes, and its Intercom secret still exists; warns on rotations in flight and old
     secrets. Never prints a secret.
     """
+    from ivsecrets.verification import list_intercom_secrets
     from ivsecrets.verification import verify as run_verify
 
     try:
@@ -70,7 +70,7 @@ def verify(
             secrets=state.secrets,
             platforms=platforms,
             workspaces=workspaces,
-            intercom=None if no_intercom else _intercom_lister,
+            intercom=None if no_intercom else list_intercom_secrets,
         )
     except ConfigError as err:
         # A pipeline parsing the report gets the error in its own format too; the message on
@@ -91,18 +91,6 @@ def verify(
     else:
         _table(state, report, output)
     raise SystemExit(report.exit_code)
-
-
-def _intercom_lister(workspace: WorkspaceConfig) -> Any:
-    """The workspace's Intercom secrets, or None when no API token is set for it."""
-    import os
-
-    if not os.environ.get(workspace.intercom_token_env):
-        return None
-    from ivsecrets.intercom import IntercomClient
-
-    client = IntercomClient.from_workspace(workspace)
-    return client.list()
 
 
 def _table(state: State, report: VerifyReport, output: Any) -> None:
