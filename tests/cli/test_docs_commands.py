@@ -35,7 +35,10 @@ COMMAND = re.compile(
 )
 SUBCOMMANDS = {
     "verify", "status", "fingerprint", "hash", "jwt", "diagnose", "rotate", "rollback", "init",
+    "finish", "abort", "settle",
 }  # fmt: skip
+#: The commands that change a store: the environment store is read-only, so they run on moto.
+ROTATION_COMMANDS = {"rotate", "finish", "abort", "settle", "rollback"}
 
 #: Placeholders the docs use, and what stands for them here.
 PLACEHOLDERS = {
@@ -197,7 +200,7 @@ def _store_for(command: DocCommand, argv: list[str]) -> str:
     if parts[0] == "terraform" and len(parts) > 2 and parts[2] in ("aws", "gcp", "vault"):
         return parts[2]
     subcommand = next(a for a in argv if a in SUBCOMMANDS)
-    return "aws" if subcommand in ("rotate", "rollback") else "env"
+    return "aws" if subcommand in ROTATION_COMMANDS else "env"
 
 
 def _six_on(store: str, request: pytest.FixtureRequest) -> str:
