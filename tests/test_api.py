@@ -1,8 +1,10 @@
-"""get_hasher's caches and configure() (issue 10, item 24)."""
+"""get_hasher's caches and configure() (issue 10, item 24); the errors importable from ivsecrets."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -107,3 +109,52 @@ def test_a_kept_hasher_of_an_environment_the_new_default_lacks_says_so() -> None
     ivsecrets.configure(parse_config('workspaces = ["test"]\n'))
     with pytest.raises(ivsecrets.ConfigError, match="ios/prod is not configured"):
         kept.user_hash(user_id="1")
+
+
+#: The errors a caller handles, as the README's "Errors" paragraph lists them (issue 18, item 10).
+CALLER_ERRORS = (
+    "IVSecretsError",
+    "ConfigError",
+    "IdentifierError",
+    "StoreError",
+    "SecretNotFoundError",
+    "AccessDeniedError",
+    "StoreUnavailableError",
+    "StoreThrottledError",
+    "StaleSecretError",
+    "InvalidSecretError",
+    "RotationError",
+)
+
+
+def test_the_errors_a_caller_handles_import_from_ivsecrets() -> None:
+    import ivsecrets.errors
+    from ivsecrets import (  # noqa: F401  (the import itself is the test)
+        AccessDeniedError,
+        InvalidSecretError,
+        RotationError,
+        SecretNotFoundError,
+        StaleSecretError,
+        StoreUnavailableError,
+    )
+
+    for name in CALLER_ERRORS:
+        assert getattr(ivsecrets, name) is getattr(ivsecrets.errors, name), name
+        assert name in dir(ivsecrets)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("**Errors**") :].split("\n\n")[0]
+    assert {n for n in CALLER_ERRORS if f"`{n}`" in paragraph} == set(CALLER_ERRORS) - {
+        "StoreError"  # the README names it as "Store errors"
+    }
+
+
+def test_the_errors_load_on_first_use_only() -> None:
+    """`import ivsecrets` stays light: the error module is loaded when an error is asked for."""
+    code = (
+        "import sys, ivsecrets\n"
+        "print('ivsecrets.errors' in sys.modules)\n"
+        "from ivsecrets import SecretNotFoundError\n"
+        "print('ivsecrets.errors' in sys.modules, SecretNotFoundError.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["False", "True ivsecrets.errors"]

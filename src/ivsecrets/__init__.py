@@ -3,8 +3,9 @@
 >>> from ivsecrets import get_hasher
 >>> get_hasher("ios", "prod").user_hash(user_id="42")  # doctest: +SKIP
 
-This package exports what a backend needs; everything else is imported from its module
-(``ivsecrets.config``, ``ivsecrets.environments``, ``ivsecrets.errors``, ...).
+This package exports what a backend needs, the errors it handles included; everything else is
+imported from its module (``ivsecrets.config``, ``ivsecrets.environments``, ``ivsecrets.errors``,
+...).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from ivsecrets.api import Secrets, configure, get_hasher
     from ivsecrets.config import load_config
     from ivsecrets.environments import Platform
+    from ivsecrets.errors import AccessDeniedError as AccessDeniedError
     from ivsecrets.errors import (
         ConfigError,
         IdentifierError,
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
         StaleSecretError,
         StoreError,
     )
+    from ivsecrets.errors import InvalidSecretError as InvalidSecretError
+    from ivsecrets.errors import RotationError as RotationError
+    from ivsecrets.errors import SecretNotFoundError as SecretNotFoundError
+    from ivsecrets.errors import StoreThrottledError as StoreThrottledError
+    from ivsecrets.errors import StoreUnavailableError as StoreUnavailableError
     from ivsecrets.hashing import Hasher, user_hash
     from ivsecrets.secret import fingerprint
 
@@ -35,11 +42,18 @@ _EXPORTS = {
     "get_hasher": "ivsecrets.api",
     "load_config": "ivsecrets.config",
     "Platform": "ivsecrets.environments",
+    # The errors a caller handles (README, "Errors"); the rest stay in ivsecrets.errors.
+    "AccessDeniedError": "ivsecrets.errors",
     "ConfigError": "ivsecrets.errors",
     "IdentifierError": "ivsecrets.errors",
+    "InvalidSecretError": "ivsecrets.errors",
     "IVSecretsError": "ivsecrets.errors",
+    "RotationError": "ivsecrets.errors",
+    "SecretNotFoundError": "ivsecrets.errors",
     "StaleSecretError": "ivsecrets.errors",
     "StoreError": "ivsecrets.errors",
+    "StoreThrottledError": "ivsecrets.errors",
+    "StoreUnavailableError": "ivsecrets.errors",
     "Hasher": "ivsecrets.hashing",
     "user_hash": "ivsecrets.hashing",
     "fingerprint": "ivsecrets.secret",
@@ -65,9 +79,12 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *_EXPORTS})
 
 
+# The star-import list, pinned by tests/test_packaging.py. The further errors in ``_EXPORTS``
+# import by name (``from ivsecrets import SecretNotFoundError``); the ``as`` re-exports above
+# tell type checkers so.
 __all__ = [
     "ConfigError",
     "Hasher",
