@@ -24,7 +24,8 @@ from ivsecrets import get_hasher
 from ivsecrets.config import StoreConfig, WorkspaceConfig, parse_config
 from ivsecrets.environments import Environment, Platform
 from ivsecrets.errors import IVSecretsError
-from ivsecrets.intercom import HTTPResponse, IntercomClient
+from ivsecrets.intercom import IntercomClient
+from ivsecrets.intercom.transport import HTTPResponse
 from ivsecrets.provider import Provider
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
 from tests.cli.conftest import SECRETS

@@ -18,8 +18,6 @@ from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
 from ivsecrets.intercom import (
-    API_VERSION,
-    HTTPResponse,
     IntercomAmbiguousCreateError,
     IntercomAuthError,
     IntercomClient,
@@ -28,9 +26,9 @@ from ivsecrets.intercom import (
     IntercomUnavailableError,
     RecordedSecretState,
     RetryPolicy,
-    TransportError,
-    http_client_transport,
 )
+from ivsecrets.intercom.client import API_VERSION
+from ivsecrets.intercom.transport import HTTPResponse, TransportError, http_client_transport
 from ivsecrets.secret import SecretValue
 from tests.servers._intercom_api import FakeIntercomAPI, StoredSecret
 from tests.servers.intercom import FAST_RETRY

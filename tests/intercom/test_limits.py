@@ -18,13 +18,8 @@ import pytest
 from ivsecrets.config import WorkspaceConfig
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
-from ivsecrets.intercom import (
-    HTTPResponse,
-    IntercomClient,
-    IntercomUnavailableError,
-    RetryPolicy,
-    http_client_transport,
-)
+from ivsecrets.intercom import IntercomClient, IntercomUnavailableError, RetryPolicy
+from ivsecrets.intercom.transport import HTTPResponse, http_client_transport
 from tests.servers._intercom_api import FakeIntercomAPI
 from tests.servers.intercom import FAST_RETRY
 

@@ -22,7 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivsecrets.intercom import HTTPResponse, Transport, TransportError, http_client_transport
+from ivsecrets.intercom.transport import (
+    HTTPResponse,
+    Transport,
+    TransportError,
+    http_client_transport,
+)
 
 
 class InjectedFault(ConnectionError):

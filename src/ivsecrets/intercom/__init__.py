@@ -1,14 +1,16 @@
 """Intercom's identity-verification secret API (``/secure_mode_secrets``): an adapter of its own.
 
 Not a store: the workflows (rotation, verification) use it to create, list and delete the secrets
-Intercom verifies with. ``client`` talks HTTP through an injectable ``transport``; ``records`` are
-what the API reports; ``errors`` what can go wrong; ``orphans`` finds secrets a crashed rotation
-created and never stored.
+Intercom verifies with. This package exports what a user of the adapter needs: the client and its
+retry policy, the records the API reports, the errors, and the crash-safe create and orphan
+clean-up the rotation uses. The HTTP transport under the client (``HTTPResponse``, ``Transport``,
+``http_client_transport``: what a test injects with ``IntercomClient(transport=...)``) is imported
+from ``ivsecrets.intercom.transport``.
 """
 
 from __future__ import annotations
 
-from ivsecrets.intercom.client import API_VERSION, REGION_BASE_URLS, IntercomClient, RetryPolicy
+from ivsecrets.intercom.client import REGION_BASE_URLS, IntercomClient, RetryPolicy
 from ivsecrets.intercom.errors import (
     IntercomAmbiguousCreateError,
     IntercomAPIError,
@@ -18,7 +20,6 @@ from ivsecrets.intercom.errors import (
     IntercomUnavailableError,
 )
 from ivsecrets.intercom.orphans import (
-    INTERCOM_NAME_PREFIX,
     create_intercom_secret,
     delete_intercom_orphans,
     intercom_secret_name,
@@ -31,19 +32,10 @@ from ivsecrets.intercom.records import (
     check_recorded_secret,
     secrets_for_platform,
 )
-from ivsecrets.intercom.transport import (
-    HTTPResponse,
-    Transport,
-    TransportError,
-    http_client_transport,
-)
 
 __all__ = [
-    "API_VERSION",
-    "INTERCOM_NAME_PREFIX",
     "REGION_BASE_URLS",
     "CreatedIntercomSecret",
-    "HTTPResponse",
     "IntercomAPIError",
     "IntercomAmbiguousCreateError",
     "IntercomAuthError",
@@ -55,12 +47,9 @@ __all__ = [
     "RecordedSecretCheck",
     "RecordedSecretState",
     "RetryPolicy",
-    "Transport",
-    "TransportError",
     "check_recorded_secret",
     "create_intercom_secret",
     "delete_intercom_orphans",
-    "http_client_transport",
     "intercom_secret_name",
     "secrets_for_platform",
 ]
