@@ -27,7 +27,6 @@ __all__ = [
     "StoreError",
     "StoreThrottledError",
     "StoreUnavailableError",
-    "VerificationError",
     "quoted",
 ]
 
@@ -138,10 +137,6 @@ class StaleSecretError(StoreUnavailableError):
 
 class InvalidSecretError(StoreError):
     """The store returned something that cannot be an Intercom secret (empty, wrong shape)."""
-
-
-class VerificationError(IVSecretsError):
-    """A wiring check failed (``ivsecrets verify``)."""
 
 
 class RotationError(IVSecretsError):

@@ -121,15 +121,6 @@ class Scanner:
         self.report.seconds += time.perf_counter() - started
         return self.report
 
-    def scan_bytes(self, data: bytes, name: str = "<bytes>") -> ScanReport:
-        """Scan one buffer as if it were a file called ``name`` (archives are opened too)."""
-        started = time.perf_counter()
-        self._content(data, name, None, 0)
-        self.report.files += 1
-        self.report.candidates = self.matcher.candidates
-        self.report.seconds += time.perf_counter() - started
-        return self.report
-
     # -- the file system ----------------------------------------------------------------------
 
     def _skip(self, path: str, reason: str) -> None:
