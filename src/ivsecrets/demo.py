@@ -34,13 +34,21 @@ def main() -> int:
             os.environ[ec.reference] = _example_secret(env)
             seeded += 1
     from rich.console import Console
-    from rich.markup import escape  # config text and messages are data, never markup
     from rich.table import Table
+    from rich.text import Text
 
+    # Config text, references and messages are data: they go to rich as Text, which is never
+    # read as markup, so nothing here needs escaping (the CLI escapes with cli.output.markup;
+    # the demo, an entry point beside the CLI, does not import it).
     console = Console(width=None if sys.stdout.isatty() else 110)
-    console.print(
-        f"configuration: [bold]{escape(config.source)}[/]"
-        + (f" ({seeded} example secrets put in the environment)" if seeded else "")
+
+    def say(*parts: str | tuple[str, str]) -> None:
+        console.print(console.highlighter(Text.assemble(*parts)))  # as rich shows a str
+
+    say(
+        "configuration: ",
+        (config.source, "bold"),
+        f" ({seeded} example secrets put in the environment)" if seeded else "",
     )
     secrets = Secrets(config)
     table = Table("environment", "reference", "fingerprint", "user_hash(user_id='42')")
@@ -48,22 +56,18 @@ def main() -> int:
         hasher = secrets.hasher(env.platform, env.workspace)
         ec = config.environments[env]
         table.add_row(
-            escape(str(env)),
-            escape(f"{ec.store}:{ec.reference}"),
-            escape(hasher.fingerprint),
-            hasher.user_hash(user_id="42")[:12] + "…",
+            Text(str(env)),
+            Text(f"{ec.store}:{ec.reference}"),
+            Text(hasher.fingerprint),
+            Text(hasher.user_hash(user_id="42")[:12] + "…"),
         )
     console.print(table)
     token = secrets.hasher("web", config.workspaces[-1]).messenger_jwt(
         user_id="42", expires_in=3600
     )
-    console.print(
-        escape(
-            f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: {token[:24]}… (HS256)"
-        )
-    )
+    say(f"messenger_jwt(user_id='42') for web/{config.workspaces[-1]}: {token[:24]}… (HS256)")
     stats = secrets.stats()
-    console.print(
+    say(
         f"store calls: {sum(s['fetches'] for s in stats.values())} for "
         f"{len(config.environments)} environments (batched, cached)"
     )
@@ -73,13 +77,13 @@ def main() -> int:
     for env_report in report.environments:
         for check in env_report.checks:
             if check.status.value in ("fail", "error", "warn"):
-                text = escape(f"{env_report.environment} {check.name}: {check.message}")
-                console.print(f"[red]✗ {text}[/]")
+                say((f"✗ {env_report.environment} {check.name}: {check.message}", "red"))
     summary = report.as_dict()["summary"]
-    verdict = "[green]✓ verified[/]" if report.exit_code == 0 else "[red]✗ not verified[/]"
-    console.print(
-        f"ivsecrets verify: {verdict} ({summary['ok']} of {len(report.environments)} "
-        "environments ok)"
+    verdict = ("✓ verified", "green") if report.exit_code == 0 else ("✗ not verified", "red")
+    say(
+        "ivsecrets verify: ",
+        verdict,
+        f" ({summary['ok']} of {len(report.environments)} environments ok)",
     )
     return report.exit_code
 

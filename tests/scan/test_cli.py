@@ -224,3 +224,15 @@ def test_window_length_adds_a_length_and_keeps_intercoms(scan_cli: ScanCli) -> N
     scan_cli.pin({IOS_PROD: SECRET_A, WEB_PROD: SECRET_B[:32]})
     doc = json.loads(scan_cli("scan", "--format", "json", "--window-length", "32", "tree").stdout)
     assert sorted(f["path"] for f in doc["findings"]) == ["tree/a.txt", "tree/b.txt"]
+
+
+def test_table_shows_a_path_with_brackets_as_written(scan_cli: ScanCli) -> None:
+    # A path is data, never rich markup: "[bold]" in a directory name is shown, not applied.
+    where = scan_cli.workdir / "[bold]" / "[red]app"
+    where.mkdir(parents=True)
+    (where / "settings.py").write_text(f'INTERCOM_SECRET = "{SECRET_A}"\n')
+    scan_cli.pin({IOS_PROD: SECRET_A})
+    result = scan_cli("scan", "-o", "report.txt", ".")
+    assert result.exit_code == 1
+    text = (scan_cli.workdir / "report.txt").read_text()
+    assert "[bold]/[red]app/settings.py" in text

@@ -17,6 +17,7 @@ from ivsecrets.cli.app import (
     identifier_options,
     pass_state,
 )
+from ivsecrets.cli.output import markup
 from ivsecrets.environments import Stage
 from ivsecrets.errors import StoreError
 
@@ -185,7 +186,6 @@ def status(state: State, output_format: str) -> None:
         }
         click.echo(json.dumps(document, indent=2))
         return
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -194,7 +194,7 @@ def status(state: State, output_format: str) -> None:
         "current",
         "previous",
         "pending",
-        title=escape(f"ivsecrets status ({state.config.source})"),
+        title=markup(f"ivsecrets status ({state.config.source})"),
         title_justify="left",
     )
     for row in rows:
@@ -206,11 +206,11 @@ def status(state: State, output_format: str) -> None:
                 continue
             age = f", {v['age_days']:g} d" if v["age_days"] is not None else ""
             ic = f"\nintercom {v['intercom_secret_id']}" if v["intercom_secret_id"] else ""
-            cells.append(escape(f"{v['fingerprint']}\nv {v['version']}{age}{ic}"))
+            cells.append(markup(f"{v['fingerprint']}\nv {v['version']}{age}{ic}"))
         if "pending" in row["versions"]:
             cells[2] = f"[yellow]rotation in flight[/]\n{cells[2]}"
-        where = escape(f"{row['store']}:{row['reference']}")
-        table.add_row(escape(row["environment"]), where, *cells)
+        where = markup(f"{row['store']}:{row['reference']}")
+        table.add_row(markup(row["environment"]), where, *cells)
     state.console().print(table)
 
 

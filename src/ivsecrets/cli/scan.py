@@ -11,6 +11,7 @@ import click
 
 import ivsecrets
 from ivsecrets.cli.app import CliError, State, cli, format_option, output_option, pass_state
+from ivsecrets.cli.output import annotation, markup, report_console
 
 if TYPE_CHECKING:
     from ivsecrets.scan import Finding, ScanReport
@@ -174,15 +175,9 @@ def _summary(report: ScanReport) -> str:
 
 
 def _table(state: State, report: ScanReport, output: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(
-        file=output,
-        no_color=not state.color,
-        highlight=False,
-        width=None if output.isatty() else 160,
-    )
+    console = report_console(state, output)
 
     def rows(title: str, findings: list[Finding]) -> None:
         table = Table(
@@ -192,7 +187,8 @@ def _table(state: State, report: ScanReport, output: Any) -> None:
             whose = (
                 f"{f.known.environment} {f.known.version}" if f.known else f"suspect: {f.reason}"
             )
-            table.add_row(f.where, whose, f.encoding, f.fingerprint)
+            # A path is data: "dist/[bold]/x" shows as written, not as a style.
+            table.add_row(markup(f.where), markup(whose), markup(f.encoding), f.fingerprint)
         for column in table.columns:
             column.overflow = "fold"
         console.print(table)
@@ -218,26 +214,21 @@ def github(report: ScanReport) -> str:
     lines = []
     for level, findings in (("error", report.findings), ("warning", report.suspects)):
         for f in findings:
-            props = [f"file={_escape(f.file, True)}"]
+            props = [f"file={annotation(f.file, property=True)}"]
             if f.line is not None and f.member is None:
                 props += [f"line={f.line}", f"col={f.column}"]
             title = "leaked Intercom secret" if f.known else "suspected Intercom secret"
             where = f" in {f.member}" if f.member else ""
-            props.append(f"title={_escape('ivsecrets scan: ' + title, True)}")
-            lines.append(f"::{level} {','.join(props)}::{_escape(f.message + where)}")
+            props.append(f"title={annotation('ivsecrets scan: ' + title, property=True)}")
+            lines.append(f"::{level} {','.join(props)}::{annotation(f.message + where)}")
     for skipped in report.skipped:
         lines.append(
-            f"::notice title=ivsecrets scan skipped::{_escape(skipped.path)}: "
-            f"{_escape(skipped.reason)}"
+            f"::notice title=ivsecrets scan skipped::{annotation(skipped.path)}: "
+            f"{annotation(skipped.reason)}"
         )
     summary = _summary(report).removeprefix("ivsecrets scan: ")
-    lines.append(f"::notice title=ivsecrets scan::{_escape(summary)}")
+    lines.append(f"::notice title=ivsecrets scan::{annotation(summary)}")
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 @cli.command("config-check")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivsecrets.cli.app import State, cli, format_option, output_option, pass_state
+from ivsecrets.cli.output import annotation, markup, report_console
 from ivsecrets.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -96,16 +97,9 @@ def verify(
 def _table(state: State, report: VerifyReport, output: Any) -> None:
     """The report as a rich table. Every string from config, stores or checks is escaped: it is
     data, never markup (a message naming ``[stores.file]`` must show as written)."""
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    console = Console(
-        file=output,
-        no_color=not state.color,
-        highlight=False,
-        width=None if output.isatty() else 160,
-    )
+    console = report_console(state, output)
     marks = {
         "ok": "[green]✓ ok[/]",
         "warn": "[yellow]! warn[/]",
@@ -119,20 +113,20 @@ def _table(state: State, report: VerifyReport, output: Any) -> None:
         "fingerprint",
         "result",
         "details",
-        title=escape(f"ivsecrets verify ({report.source})"),
+        title=markup(f"ivsecrets verify ({report.source})"),
         title_justify="left",
     )
     for env in report.environments:
         problems = [
-            escape(f"{c.name}: {c.message}")
+            markup(f"{c.name}: {c.message}")
             for c in env.checks
             if c.status.value in ("fail", "error", "warn")
         ]
-        passed = escape(", ".join(c.name for c in env.checks if c.status.value == "ok"))
+        passed = markup(", ".join(c.name for c in env.checks if c.status.value == "ok"))
         table.add_row(
-            escape(str(env.environment)),
-            escape(f"{env.store}:{env.reference}") if env.store else "-",
-            escape(env.fingerprint or "-"),
+            markup(str(env.environment)),
+            markup(f"{env.store}:{env.reference}") if env.store else "-",
+            markup(env.fingerprint or "-"),
             marks[env.status.value],
             "\n".join(problems) or f"[dim]{passed}[/]",
         )
@@ -186,18 +180,14 @@ def github(report: VerifyReport) -> str:
             level = {"fail": "error", "error": "error", "warn": "warning"}.get(check.status.value)
             if level:
                 title = f"ivsecrets verify {env.environment} {check.name}"
-                lines.append(f"::{level} title={_escape(title, True)}::{_escape(check.message)}")
+                title = annotation(title, property=True)
+                lines.append(f"::{level} title={title}::{annotation(check.message)}")
     summary = report.as_dict()["summary"]
     lines.append(
         f"::notice title=ivsecrets verify::{summary['ok']} ok, {summary['warn']} "
         f"warnings, {summary['fail']} failed, {summary['error']} unreadable"
     )
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 # -- configuration errors in the machine-readable formats -----------------------------------------
@@ -239,11 +229,11 @@ def config_error_junit(err: ConfigError) -> str:
 def config_error_github(err: ConfigError) -> str:
     """A GitHub ``::error`` annotation on the file and line of the key, where they are known."""
     file, line = error_location(err)
-    props = [f"file={_escape(file, True)}"] if file else []
+    props = [f"file={annotation(file, property=True)}"] if file else []
     if file and line:
         props.append(f"line={line}")
-    props.append(f"title={_escape('ivsecrets verify configuration', True)}")
-    return f"::error {','.join(props)}::{_escape(str(err))}\n"
+    props.append(f"title={annotation('ivsecrets verify configuration', property=True)}")
+    return f"::error {','.join(props)}::{annotation(str(err))}\n"
 
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
