@@ -10,13 +10,14 @@ refreshed once per expiry however many clients ask at the same time, in front of
 Manager, so tests can count the calls that reach the store.
 
 Fixture ``aws_agent``: a running :class:`AgentServer` (``.url``, ``.token``, ``.token_file``,
-``.store_calls``, ``.store_log``, ``.requests``, ``.ttl``), on a free 127.0.0.1 port, stopped
-after the test.
+``.store_calls``, ``.store_log``, ``.requests``, ``.ttl``, ``.outage()``), on a free 127.0.0.1
+port, stopped after the test.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -69,6 +70,19 @@ class AgentServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """Stop answering for the block (connections are refused); it listens again on the same
+        port after it, with its cache and moto's data as they were."""
+        address, handler = self.server.server_address, self.server.RequestHandlerClass
+        self.stop()
+        try:
+            yield
+        finally:
+            self.server = ThreadingHTTPServer(address[:2], handler)
+            self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            self._thread.start()
 
     def answer(self, path: str, token: str | None) -> tuple[int, bytes]:
         with self._lock:

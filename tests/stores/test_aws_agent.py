@@ -1,4 +1,9 @@
-"""The aws-agent store against our agent server (tests/servers/aws_agent.py) over moto."""
+"""The aws-agent store against our agent server (tests/servers/aws_agent.py) over moto.
+
+It runs the remote contract (outages, an unreachable agent, a denied reader) like every networked
+store; the contract's SDK tests do not apply to a plugin that reads with ``urllib`` (no SDK, no
+client to drop, no lock, no SDK logger) and are left out below, each with its reason.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,15 @@ from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import AccessDeniedError, ConfigError, StoreUnavailableError
 from ivsecrets.hashing import user_hash
 from ivsecrets.plugins.aws_agent import AwsAgentProvider
-from ivsecrets.testing import SECRET_A, SECRET_B, ProviderContract, Seed
+from ivsecrets.testing import (
+    SECRET_A,
+    SECRET_B,
+    Denial,
+    Outage,
+    ProviderFactory,
+    RemoteProviderContract,
+    Seed,
+)
 from tests.servers.aws import AwsSix
 from tests.servers.aws_agent import AgentServer
 
@@ -33,16 +46,54 @@ def no_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-class TestAwsAgentContract(ProviderContract):
+class TestAwsAgentContract(RemoteProviderContract):
     unknown_option = ("token_fil", "token_file")
+    fail_fast_options = {"timeout": 0.5}
+    unreachable_message = "could not be reached"
+    denied_message = "AccessDenied"
 
     @pytest.fixture
-    def provider(self, aws_agent: AgentServer, no_token_env: None) -> AwsAgentProvider:
-        return AwsAgentProvider(store(endpoint=aws_agent.url, token_file=str(aws_agent.token_file)))
+    def provider_factory(self, aws_agent: AgentServer, no_token_env: None) -> ProviderFactory:
+        return lambda **options: AwsAgentProvider(
+            store(endpoint=aws_agent.url, token_file=str(aws_agent.token_file), **options)
+        )
 
     @pytest.fixture
     def seed(self, aws_seed: Callable[..., str]) -> Seed:
         return lambda value: aws_seed(value)
+
+    @pytest.fixture
+    def outage(self, aws_agent: AgentServer) -> Outage:
+        return aws_agent.outage
+
+    @pytest.fixture
+    def denied_setup(
+        self, provider_factory: ProviderFactory, aws_agent: AgentServer, seed: Seed, tmp_path: Path
+    ) -> Denial:
+        # The agent admits a reader by its SSRF token: the denied reference is read by a
+        # process of the node that holds another one.
+        wrong = tmp_path / "another-token"
+        wrong.write_text("not-the-agents-token\n")
+        options = {"endpoint": aws_agent.url, "token_file": str(wrong)}
+        denier = AwsAgentProvider(
+            StoreConfig("aws-agent-ios", "aws-agent", MappingProxyType(options))
+        )
+        return Denial(provider_factory(), seed(SECRET_A), seed(SECRET_B), denier)
+
+    # The contract's SDK tests, which have nothing to test here.
+    @pytest.mark.skip(reason="no SDK and no extra: the plugin reads with urllib")
+    def test_missing_sdk_names_the_extra(self, *_: object, **__: object) -> None: ...
+
+    @pytest.mark.skip(reason="no client to build, drop or inject: each read is one HTTP request")
+    def test_reset_drops_a_built_client_and_keeps_an_injected_one(
+        self, *_: object, **__: object
+    ) -> None: ...
+
+    @pytest.mark.skip(reason="no lock: nothing a forked child could inherit held")
+    def test_reset_takes_no_lock(self, *_: object, **__: object) -> None: ...
+
+    @pytest.mark.skip(reason="no SDK logger: urllib logs nothing")
+    def test_sdk_debug_logs_carry_no_secret(self, *_: object, **__: object) -> None: ...
 
 
 def test_stage_reads_for_previous_and_pending(
