@@ -1,8 +1,10 @@
-"""The file store against real files: a directory of files and a TOML document."""
+"""The file store against real files, in both its modes: a directory of files, and one TOML or
+JSON document of secrets; the read contract runs in each."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +44,42 @@ class TestDirectoryContract(ProviderContract):
             return name
 
         return seed
+
+
+class TestDocumentContract(ProviderContract):
+    """The document mode: each reference a top-level key of one file, rewritten per seed."""
+
+    unknown_option = ("pth", "path")
+    suffix = ".toml"
+
+    @pytest.fixture
+    def document(self, tmp_path: Path) -> Path:
+        return tmp_path / f"secrets{self.suffix}"
+
+    @pytest.fixture
+    def provider(self, document: Path) -> Provider:
+        return file_store(document)
+
+    @pytest.fixture
+    def seed(self, document: Path) -> Callable[[str], str]:
+        seeded: dict[str, str] = {}
+
+        def seed(value: str) -> str:
+            name = f"secret{next(_names)}"
+            seeded[name] = value
+            if self.suffix == ".json":
+                text = json.dumps(seeded)
+            else:  # a JSON string is a TOML basic string too (the same escapes)
+                text = "".join(f"{key} = {json.dumps(v)}\n" for key, v in seeded.items())
+            document.write_text(text)
+            document.chmod(0o600)
+            return name
+
+        return seed
+
+
+class TestJsonDocumentContract(TestDocumentContract):
+    suffix = ".json"
 
 
 def test_group_readable_file_is_refused_unless_allowed(tmp_path: Path) -> None:
