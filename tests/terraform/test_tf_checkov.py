@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.terraform.conftest import skip_module_without_checkov
 from tests.terraform.tfbreak import BROKEN_FOR_CHECKOV
+
+skip_module_without_checkov()
 
 # Every skip in terraform/ must be listed here with why it is safe, and carry the same reason in
 # a `#checkov:skip=CHECK:reason` comment next to the resource.
