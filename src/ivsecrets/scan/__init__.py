@@ -16,9 +16,10 @@ This package is a workflow: it imports only the core, and ``import ivsecrets`` d
 from __future__ import annotations
 
 from ivsecrets.scan.config_check import check_config
-from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Hit, Matcher
+from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Matcher
 from ivsecrets.scan.known import KnownSecret, KnownSecrets
 from ivsecrets.scan.report import Finding, ScanReport, Skipped, sarif
+from ivsecrets.scan.views import Hit
 from ivsecrets.scan.walk import Limits, Scanner, scan
 
 __all__ = [

@@ -30,12 +30,11 @@ from __future__ import annotations
 import binascii
 import re
 import string
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import compress
 
 from ivsecrets.scan.known import KnownSecret, KnownSecrets, fingerprint_digests
+from ivsecrets.scan.views import Chunk, Hit, View, find_all, line_column
 from ivsecrets.secret import fingerprint
 
 __all__ = ["INTERCOM_SECRET_LENGTH", "MAX_LENGTH", "MIN_LENGTH", "Hit", "Matcher", "line_column"]
@@ -56,7 +55,6 @@ KEYWORDS = (
     b"identityverification",
 )
 CONTEXT_BYTES = 120  # "near": this many bytes either side of the token
-MAX_OFFSETS = 100  # occurrences reported per candidate and buffer
 
 _MARK = ord("a")
 _NEEDLE = b"a" * MIN_LENGTH
@@ -90,111 +88,11 @@ _U16 = bytearray(_table(bytes(range(0x20, 0x7F)) + b"\t\n\r"))
 _U16[0] = ord("z")
 _UTF16 = bytes(_U16)
 _UTF16_NEEDLE = b"az" * MIN_LENGTH
-_UTF16_PAIRS = re.compile(b"(?:[\x20-\x7e\t\n\r]\x00)*")
-_UTF16_TEXT = frozenset(b"\t\n\r" + bytes(range(0x20, 0x7F)))
 # A character's partner byte: NUL leaves the character as it is; any other byte sets its high bit,
 # which takes it out of every alphabet (they are all ASCII).
 _PARTNER = bytes([0x00] + [0x80] * 255)
 # 32 bytes in 43 base64url characters leave the last character's two low bits zero.
 _CANONICAL_LAST = frozenset(b"AEIMQUYcgkosw048")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A known secret (``known`` not empty) or a suspect at one byte offset of the buffer."""
-
-    offset: int
-    encoding: str
-    fingerprint: str
-    known: tuple[KnownSecret, ...] = ()
-    reason: str = ""
-
-    @property
-    def width(self) -> int:
-        """Bytes per character at the offset: 2 for secrets found as UTF-16 text."""
-        return 2 if self.encoding.startswith("utf-16") else 1
-
-
-@dataclass
-class _Chunk:
-    decoded: bytes
-    source: bytes  # the encoded bytes in the parent view
-    parent_offset: int | None  # where source starts in the parent, when known
-
-
-@dataclass
-class _View:
-    """Bytes to search, and how offsets in them lead back to offsets in the scanned buffer."""
-
-    data: bytes
-    encoding: str
-    parent: _View | None = None
-    chunks: Sequence[_Chunk] = ()
-    starts: list[int] = field(default_factory=list)
-    width: int = 1
-    shift: int = 0
-
-    @classmethod
-    def derived(
-        cls, parent: _View, encoding: str, chunks: Sequence[_Chunk], width: int = 1
-    ) -> _View:
-        starts, position = [], 0
-        for chunk in chunks:
-            starts.append(position)
-            position += len(chunk.decoded) + 1
-        name = encoding if parent.parent is None else f"{parent.encoding}>{encoding}"
-        data = b"\n".join(chunk.decoded for chunk in chunks)
-        return cls(data, name, parent, chunks, starts, width)
-
-    @classmethod
-    def utf16(cls, parent: _View, shift: int, data: bytes) -> _View:
-        """The characters at ``shift``, ``shift + 2``... of ``parent``: byte ``i`` here is ``i * 2
-        + shift`` there, so no chunks are needed to map offsets back."""
-        name = "utf-16" if parent.parent is None else f"{parent.encoding}>utf-16"
-        return cls(data, name, parent, width=2, shift=shift)
-
-    def name_at(self, local: int) -> str:
-        """The encoding to report for a hit at ``local``: a UTF-16 view says which byte order.
-
-        The order shows only at the end of the text (little-endian text ends with a NUL,
-        big-endian text starts with one), so text that ends on a character is named big-endian;
-        the characters are the same either way.
-        """
-        if not self.encoding.endswith("utf-16") or self.parent is None:
-            return self.encoding
-        data = self.parent.data
-        pairs = _UTF16_PAIRS.match(data, self.shift + local * self.width)
-        end = pairs.end() if pairs else len(data)
-        order = "be" if end < len(data) and data[end] in _UTF16_TEXT else "le"
-        return f"{self.encoding}{order}"
-
-    def root_offsets(self, local: int) -> list[int]:
-        """Offsets in the scanned buffer that ``local`` (an offset in this view) comes from."""
-        if self.parent is None:
-            return [local]
-        if not self.chunks:  # UTF-16: character by character
-            return self.parent.root_offsets(self.shift + local * self.width)
-        index = bisect_right(self.starts, local) - 1
-        chunk = self.chunks[index]
-        inner = local - self.starts[index]
-        if chunk.parent_offset is not None:  # UTF-16: character by character
-            return self.parent.root_offsets(chunk.parent_offset + inner * self.width)
-        # Decoded base64 or hex: the place of the encoded token, wherever it occurs.
-        found: list[int] = []
-        for position in _find_all(self.parent.data, chunk.source):
-            found.extend(self.parent.root_offsets(position))
-            if len(found) >= MAX_OFFSETS:
-                break
-        return found
-
-
-def _find_all(data: bytes, needle: bytes, limit: int = MAX_OFFSETS) -> list[int]:
-    found: list[int] = []
-    position = data.find(needle)
-    while position >= 0 and len(found) < limit:
-        found.append(position)
-        position = data.find(needle, position + 1)
-    return found
 
 
 def _spans(marks: bytes | bytearray) -> list[tuple[int, int]]:
@@ -343,19 +241,6 @@ def _tokens(
     return set(small), url, std, padded, blobs
 
 
-def line_column(data: bytes, offset: int, width: int = 1) -> tuple[int, int]:
-    """1-based line and column of ``offset``; ``width`` 2 counts UTF-16 characters.
-
-    >>> line_column(b"ab\\ncd", 4)
-    (2, 2)
-    """
-    line = data.count(b"\n", 0, offset) + 1
-    start = data.rfind(b"\n", 0, offset) + 1
-    if width == 2 and start and data[start : start + 1] == b"\x00":
-        start += 1  # UTF-16LE: the newline's second byte belongs to the previous line
-    return line, (offset - start) // width + 1
-
-
 class Matcher:
     """Finds known secrets (by fingerprint) and suspects in buffers. Not thread-safe.
 
@@ -391,13 +276,13 @@ class Matcher:
     def search(self, data: bytes) -> list[Hit]:
         """Known secrets and suspects in ``data``, in offset order, one per place and secret."""
         hits: list[Hit] = []
-        self._search(_View(data, "plain"), 0, hits)
+        self._search(View(data, "plain"), 0, hits)
         unique: dict[tuple[int, str], Hit] = {}
         for hit in hits:
             unique.setdefault((hit.offset, hit.fingerprint), hit)
         return sorted(unique.values(), key=lambda h: (h.offset, h.fingerprint))
 
-    def _search(self, view: _View, depth: int, hits: list[Hit]) -> None:
+    def _search(self, view: View, depth: int, hits: list[Hit]) -> None:
         data = view.data
         printable, url, std, padded, blobs = _tokens(data, self._shortest)
         if printable:
@@ -409,7 +294,7 @@ class Matcher:
 
     def _candidates(
         self,
-        view: _View,
+        view: View,
         depth: int,
         printable: set[bytes],
         url: set[bytes],
@@ -445,7 +330,7 @@ class Matcher:
         for child in self._decoded(view, numbered):
             self._search(child, depth + 1, hits)
 
-    def _match(self, view: _View, candidates: set[bytes], hits: list[Hit]) -> None:
+    def _match(self, view: View, candidates: set[bytes], hits: list[Hit]) -> None:
         if self.known:
             new = list(candidates.difference(self._misses, self._hits))
             self.candidates += len(new)
@@ -463,12 +348,12 @@ class Matcher:
             return
         for candidate in candidates.intersection(self._hits):
             printed, entries = self._hits[candidate]
-            for local in _find_all(view.data, candidate):
+            for local in find_all(view.data, candidate):
                 encoding = view.name_at(local)
                 for offset in view.root_offsets(local):
                     hits.append(Hit(offset, encoding, printed, entries))
 
-    def _suspects(self, view: _View, url: set[bytes], hits: list[Hit]) -> None:
+    def _suspects(self, view: View, url: set[bytes], hits: list[Hit]) -> None:
         data = view.data
         for token in url:
             if (
@@ -480,7 +365,7 @@ class Matcher:
                 or token.translate(None, _DIGITS) == token
             ):
                 continue
-            for local in _find_all(data, token):
+            for local in find_all(data, token):
                 before = data[max(0, local - CONTEXT_BYTES) : local]
                 if before.endswith(b".") or before.lower().endswith((b"sha256=", b"sha256-")):
                     continue  # a JWT's signature, a file digest: 256-bit, but not a secret
@@ -494,7 +379,7 @@ class Matcher:
                 for offset in view.root_offsets(local):
                     hits.append(Hit(offset, encoding, fingerprint(token), (), reason))
 
-    def _decoded(self, view: _View, tokens: Iterable[bytes]) -> list[_View]:
+    def _decoded(self, view: View, tokens: Iterable[bytes]) -> list[View]:
         """Views of the tokens that decode as hex or base64 to something long enough to search.
 
         ``tokens``: the runs of the alphabets (no '=' in them) that have a digit. Encoded data
@@ -507,7 +392,7 @@ class Matcher:
                 continue
             if len(body) >= 2 * MIN_LENGTH and not _not_hex(body):
                 if len(body) % 2 == 0:
-                    hex_chunks.append(_Chunk(binascii.unhexlify(body), body, None))
+                    hex_chunks.append(Chunk(binascii.unhexlify(body), body, None))
                 continue
             if len(body) % 4 == 1:
                 continue
@@ -517,15 +402,15 @@ class Matcher:
             except binascii.Error:
                 continue
             if len(decoded) >= MIN_LENGTH:
-                base64_chunks.append(_Chunk(decoded, body, None))
+                base64_chunks.append(Chunk(decoded, body, None))
         views = []
         if hex_chunks:
-            views.append(_View.derived(view, "hex", hex_chunks))
+            views.append(View.derived(view, "hex", hex_chunks))
         if base64_chunks:
-            views.append(_View.derived(view, "base64", base64_chunks))
+            views.append(View.derived(view, "base64", base64_chunks))
         return views
 
-    def _utf16(self, view: _View) -> list[_View]:
+    def _utf16(self, view: View) -> list[View]:
         """Views of the UTF-16 text (ASCII range) in a buffer: the characters at even offsets,
         and those at odd offsets.
 
@@ -547,7 +432,7 @@ class Matcher:
             before = data[0::2][:size] if shift else b"\x01" + data[1::2][: size - 1]
             hidden = _as_int(after.translate(_PARTNER)) & _as_int(before.translate(_PARTNER))
             text = (_as_int(chars) | hidden).to_bytes(size, "big")
-            views.append(_View.utf16(view, shift, text))
+            views.append(View.utf16(view, shift, text))
         return views
 
 

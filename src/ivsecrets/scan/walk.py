@@ -24,9 +24,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import IO
 
-from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Hit, Matcher, line_column
+from ivsecrets.scan.engine import INTERCOM_SECRET_LENGTH, Matcher
 from ivsecrets.scan.known import KnownSecrets
 from ivsecrets.scan.report import Finding, ScanReport, Skipped
+from ivsecrets.scan.views import Hit, line_column
 
 __all__ = ["Limits", "Scanner", "scan"]
 
