@@ -56,6 +56,7 @@ from ivsecrets.plugins.aws import (
 )
 from ivsecrets.provider import JournalEntry, RotationRecord
 from ivsecrets.rotation import LEASE_SECONDS, check_secret_shape
+from ivsecrets.rotation.lease import acquire_lease, release_lease, update_record
 from ivsecrets.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -124,7 +125,8 @@ class LambdaRotation:
     def _take_lease(self, r: _Rotation) -> RotationRecord:
         """The lease of this rotation (run = the version's token), taken or renewed; raises while
         another run holds it unexpired (AWS retries the step)."""
-        record, taken = self.store.acquire_lease(
+        record, taken = acquire_lease(
+            self.store,
             r.arn,
             run=r.token,
             action="lambda",
@@ -144,7 +146,8 @@ class LambdaRotation:
         journaled = [(e.name, e.intercom_id) for e in others]
         delete_intercom_orphans(intercom, self.environment(r), journaled, recorded)
         gone = set(others)
-        self.store.update_record(
+        update_record(
+            self.store,
             r.arn,
             run=r.token,
             change=lambda x: replace(x, journal=tuple(e for e in x.journal if e not in gone)),
@@ -180,7 +183,7 @@ class LambdaRotation:
             steps[step](rotation)
         finally:
             try:
-                self.store.release_lease(arn, run=token)
+                release_lease(self.store, arn, run=token)
             except Exception as err:  # noqa: BLE001 - it expires by itself
                 log.warning("%s: could not release the rotation lease of %s: %s", step, arn, err)
 
@@ -194,12 +197,16 @@ class LambdaRotation:
         intercom = self.intercom(env.workspace)
         self._settle(r, self.store.read_record(r.arn)[0], intercom)
         intent = JournalEntry(r.token, intercom_secret_name(env, r.token[:12]))
-        self.store.update_record(
-            r.arn, run=r.token, change=lambda x: replace(x, journal=(*x.journal, intent))
+        update_record(
+            self.store,
+            r.arn,
+            run=r.token,
+            change=lambda x: replace(x, journal=(*x.journal, intent)),
         )
         created = create_intercom_secret(intercom, env, intent.name)
         known = replace(intent, intercom_id=created.id)
-        self.store.update_record(
+        update_record(
+            self.store,
             r.arn,
             run=r.token,
             change=lambda x: replace(
@@ -223,7 +230,8 @@ class LambdaRotation:
                 raise
             # AWS's validation messages may quote the rejected value: keep the code only.
             raise store_error(code, "", status).located(reference=r.arn) from None
-        self.store.update_record(
+        update_record(
+            self.store,
             r.arn,
             run=r.token,
             change=lambda x: replace(x, journal=tuple(e for e in x.journal if e != known)),
@@ -300,7 +308,7 @@ class LambdaRotation:
             return replace(x, since=since, demoted=demoted)
 
         try:
-            return self.store.update_record(r.arn, run=r.token, change=change)
+            return update_record(self.store, r.arn, run=r.token, change=change)
         except ConcurrentRotationError as err:
             log.warning("finishSecret: could not record when %s became current: %s", r.token, err)
             return record
