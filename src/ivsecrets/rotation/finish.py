@@ -115,7 +115,9 @@ def rollback(rotator: Rotator, run: Run, force: bool) -> RotationResult:
     provider.rollback(run.reference, expected_current_version=state.current.version)
     after = rotator.state(env.platform, env.workspace)
     if after.current is not None:
-        run.record_current(after.current, after.previous)
+        run.record_current(
+            after.current.version or "", after.previous.version if after.previous else None
+        )
     rotator.checkpoint("rolled-back")
     return result
 

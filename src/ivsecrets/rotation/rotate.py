@@ -88,7 +88,9 @@ def rotate(
             f"{after.current.fingerprint if after.current else 'nothing'}, not "
             f"{staged.fingerprint}; another writer changed it"
         )
-    run.record_current(after.current, after.previous)
+    run.record_current(
+        after.current.version or "", after.previous.version if after.previous else None
+    )
     rotator.checkpoint("promoted")
     result.fingerprint = after.current.fingerprint
     result.previous_fingerprint = state.current.fingerprint if state.current else None

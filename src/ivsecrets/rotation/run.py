@@ -129,7 +129,8 @@ class Run:
         ):
             # The dead run moved the current version (or was about to) but did not record
             # when: from now on, which only makes the grace period later, never shorter.
-            self.record_current(current, _at(found, Stage.previous))
+            previous = _at(found, Stage.previous)
+            self.record_current(current.version or "", previous.version if previous else None)
         if not others:
             return
         recorded = {v.intercom_secret_id for v in found if v.intercom_secret_id}
@@ -151,18 +152,18 @@ class Run:
 
     # -- promotion times ------------------------------------------------------------------------
 
-    def record_current(self, current: VersionInfo, previous: VersionInfo | None) -> RotationRecord:
-        """Record that ``current`` became current now (and ``previous`` stopped being)."""
+    def record_current(self, current: str, previous: str | None) -> RotationRecord:
+        """Record that version ``current`` became current now (and ``previous`` stopped being)."""
         now = self.clock()
-        keep = {v for v in (current.version, previous.version if previous else None) if v}
+        keep = {v for v in (current, previous) if v}
 
         def change(r: RotationRecord) -> RotationRecord:
             since = {k: v for k, v in r.since.items() if k in keep}
             demoted = {k: v for k, v in r.demoted.items() if k in keep}
-            since[current.version or ""] = now
-            demoted.pop(current.version or "", None)
-            if previous is not None and previous.version:
-                demoted[previous.version] = now
+            since[current] = now
+            demoted.pop(current, None)
+            if previous:
+                demoted[previous] = now
             return replace(r, since=since, demoted=demoted)
 
         return self.step("recorded", change)
