@@ -186,11 +186,13 @@ def quoted(value: object) -> str:
 
 
 def closest(name: str, valid: Sequence[str]) -> list[str]:
-    """The valid name closest to ``name``, for a did-you-mean hint (empty if none is close).
+    """The one name in ``valid`` closest to ``name``, if any is close: for a did-you-mean.
 
-    >>> closest("tll", ["ttl", "max_stale"])
-    ['ttl']
+    >>> closest("avs", ["aws", "gcp", "vault"])
+    ['aws']
+    >>> closest("xyz", ["aws", "gcp"])
+    []
     """
-    import difflib  # only on the error path
+    import difflib  # only on the error path: not loaded by `import ivsecrets`
 
     return difflib.get_close_matches(name, valid, n=1)

@@ -10,7 +10,8 @@ installed: ``requests`` comes with the ``gcp`` and ``vault`` extras but not with
 Bounds: ``timeout`` is the deadline of one call, retries, waits and slow answers included; a body
 over ``max_response_bytes`` (1 MiB) is not read and raises :class:`IntercomAPIError`. The base URL
 must be one of Intercom's API hosts over https (or loopback, for tests) unless the caller passes
-``allow_custom_host=True``, as the workspace setting ``allow_custom_intercom_host`` does.
+``allow_custom_host=True``, as the workspace setting ``allow_custom_intercom_host`` does: the
+configuration's own check (:func:`~ivsecrets.config.check_intercom_base_url`) decides.
 
 Retries: 429 (waiting ``Retry-After`` or ``X-RateLimit-Reset`` when sent), 5xx and connection
 failures are retried with jittered exponential backoff, a bounded number of times. ``create`` is the
@@ -38,9 +39,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from time import monotonic
 from typing import Any
-from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-from ivsecrets.config import INTERCOM_API_HOSTS, LOOPBACK_HOSTS, WorkspaceConfig
+from ivsecrets.config import (
+    INTERCOM_BASE_URLS,
+    WorkspaceConfig,
+    check_intercom_base_url,
+    default_token_variable,
+)
 from ivsecrets.environments import Platform
 from ivsecrets.errors import ConfigError, IntercomAPIError
 from ivsecrets.intercom.errors import (
@@ -74,11 +80,7 @@ log = logging.getLogger("ivsecrets.intercom")
 
 # The /secure_mode_secrets endpoints exist only in Intercom's Preview API version.
 API_VERSION = "Preview"
-REGION_BASE_URLS: Mapping[str, str] = {
-    "us": "https://api.intercom.io",
-    "eu": "https://api.eu.intercom.io",
-    "au": "https://api.au.intercom.io",
-}
+REGION_BASE_URLS: Mapping[str, str] = INTERCOM_BASE_URLS
 # How far before the request Intercom's clock may put a secret we created (clock skew).
 _RECONCILE_SKEW = timedelta(minutes=5)
 
@@ -131,7 +133,13 @@ class IntercomClient:
             self._token = _checked_token(token, workspace)
         finally:
             del token  # from here on only the SecretValue holds it, whether or not it passed
-        self.base_url = _check_base_url(base_url, workspace, allow_custom_host)
+        # The configuration's own check: one rule for where a workspace's token may go.
+        check_intercom_base_url(
+            base_url,
+            allow_custom=allow_custom_host,
+            key=f"workspace.{workspace}.intercom_base_url" if workspace else None,
+        )
+        self.base_url = base_url.rstrip("/")
         if not timeout > 0:
             raise ConfigError("the Intercom client's timeout must be a positive number of seconds")
         self.timeout = timeout
@@ -155,9 +163,7 @@ class IntercomClient:
         ``options`` go to the constructor (``timeout``, ``retry``, ``transport``, ``sleep``). A base
         URL off Intercom's hosts needs ``allow_custom_intercom_host = true`` in the workspace.
         """
-        variable = workspace.intercom_token_env or (
-            f"IVSECRETS_INTERCOM_TOKEN_{workspace.name.upper().replace('-', '_')}"
-        )
+        variable = workspace.intercom_token_env or default_token_variable(workspace.name)
         key = f"workspace.{workspace.name}"
         # Never a local bound to os.environ: its repr, in a traceback's locals, shows every secret.
         token = _token_from(os.environ if environ is None else environ, variable)
@@ -517,54 +523,6 @@ def _created_secret(body: bytes) -> tuple[SecretValue | None, object]:
     secret = SecretValue(value)
     del value
     return secret, data
-
-
-def _shown_url(parts: SplitResult) -> str:
-    """A URL for messages: any user name or password replaced by ``***``."""
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=("***@" if "@" in parts.netloc else "") + netloc))
-
-
-def _check_base_url(base_url: str, workspace: str | None, allow_custom_host: bool = False) -> str:
-    key = f"workspace.{workspace}.intercom_base_url" if workspace else None
-    parts = urlsplit(base_url)
-    shown = _shown_url(parts)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} has an invalid port", key=key
-        ) from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} carries a user name or password, which is "
-            "never sent (the token goes in the Authorization header)",
-            key=key,
-            fix="remove the 'user:password@' part",
-        )
-    host = parts.hostname
-    local = host in LOOPBACK_HOSTS
-    if (
-        not host
-        or (parts.scheme != "https" and not (local and parts.scheme == "http"))
-        or (parts.query or parts.fragment)
-    ):
-        raise ConfigError(
-            f"not a usable Intercom API base URL: {shown!r}",
-            key=key,
-            fix="use https://... (plain http only to localhost), or leave it unset to use the "
-            "region's URL",
-        )
-    if host not in INTERCOM_API_HOSTS and not local and not allow_custom_host:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} is not one of Intercom's API hosts "
-            f"({', '.join(sorted(INTERCOM_API_HOSTS))}), and the workspace's API token would be "
-            "sent there",
-            key=key,
-            fix="use intercom_region instead, or, for a proxy you run, set "
-            "allow_custom_intercom_host = true in the workspace",
-        )
-    return base_url.rstrip("/")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

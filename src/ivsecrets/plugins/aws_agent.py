@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ivsecrets.config import StoreConfig
+from ivsecrets.config import StoreConfig, is_loopback
 from ivsecrets.environments import Stage
 from ivsecrets.errors import (
     AccessDeniedError,
@@ -44,7 +44,6 @@ DEFAULT_ENDPOINT = "http://localhost:2773"
 DEFAULT_TOKEN_FILE = "/var/run/awssmatoken"
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _NOT_FOUND = ("ResourceNotFoundException",)
 _THROTTLED = ("ThrottlingException", "TooManyRequestsException")
 _DENIED = ("AccessDeniedException", "UnrecognizedClientException", "DecryptionFailure")
@@ -68,7 +67,7 @@ class AwsAgentProvider(Provider):
         super().__init__(store)
         self.endpoint: str = self.option("endpoint").rstrip("/")
         parts = urllib.parse.urlsplit(self.endpoint)
-        if parts.scheme != "http" or parts.hostname not in _LOOPBACK:
+        if parts.scheme != "http" or not is_loopback(parts.hostname or ""):
             raise store.error(
                 "endpoint",
                 f"{self.endpoint!r} is not a loopback http:// URL; the agent listens on localhost "
