@@ -54,6 +54,8 @@ class AwsAgentProvider(Provider):
     """Reads secrets from the node's Secrets Manager Agent or Lambda extension. Thread-safe."""
 
     plugin = "aws-agent"
+    # The same secrets as the aws store's, read through the agent.
+    default_reference = "ivsecrets-{workspace}-{platform}"
     options = {
         "endpoint": Option(
             str, DEFAULT_ENDPOINT, "the agent's URL (loopback only)", '"http://localhost:2773"'
@@ -61,7 +63,9 @@ class AwsAgentProvider(Provider):
         "token_file": Option(
             str, "", "file holding the SSRF token (else AWS_TOKEN, ...)", '"/var/run/awssmatoken"'
         ),
-        "timeout": Option(float, 3.0, "seconds per request", "3"),
+        "timeout": Option(
+            float, 3.0, "seconds per request", "3", minimum=0, exclusive_minimum=True
+        ),
     }
 
     def __init__(self, store: StoreConfig) -> None:
@@ -77,8 +81,6 @@ class AwsAgentProvider(Provider):
             )
         self.token_file: str = self.option("token_file")
         self.timeout: float = self.option("timeout")
-        if self.timeout <= 0:
-            raise store.error("timeout", "must be a positive number of seconds", fix="timeout = 3")
 
     def __repr__(self) -> str:
         return f"AwsAgentProvider(store={self.name!r}, endpoint={self.endpoint!r})"
