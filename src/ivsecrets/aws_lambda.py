@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.config import StoreConfig
-from ivsecrets.environments import Stage
+from ivsecrets.environments import AWS_STAGE_LABELS, Stage
 from ivsecrets.errors import ConcurrentRotationError, IntercomAPIError, RotationError
 from ivsecrets.intercom import IntercomClient, create_intercom_secret, intercom_secret_name
 from ivsecrets.lambda_settings import LambdaSettings, read_value
-from ivsecrets.plugins.aws import INTERCOM_TAG, LABELS, AwsProvider
+from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider
 from ivsecrets.provider import JournalEntry, RotationRecord
 from ivsecrets.rotation import check_secret_shape
 from ivsecrets.rotation.run import Run, leased
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["LambdaRotation", "handler"]
 
 log = logging.getLogger("ivsecrets")
-CURRENT, PREVIOUS, PENDING = (LABELS[s] for s in (Stage.current, Stage.previous, Stage.pending))
+CURRENT, PREVIOUS, PENDING = (AWS_STAGE_LABELS[stage] for stage in Stage)  # in Stage's order
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,14 @@ from ivsecrets.config import (
     default_token_variable,
 )
 from ivsecrets.environments import Platform
+from ivsecrets.error_codes import Failure, http_failure
 from ivsecrets.errors import ConfigError, IntercomAPIError
 from ivsecrets.intercom.errors import (
     IntercomAmbiguousCreateError,
     IntercomAuthError,
-    IntercomNotFoundError,
     IntercomRateLimitedError,
     IntercomUnavailableError,
+    error_class,
 )
 from ivsecrets.intercom.records import (
     CreatedIntercomSecret,
@@ -359,7 +360,8 @@ class IntercomClient:
                     workspace=self.workspace,
                 )
             log.debug("Intercom %s: HTTP %d (attempt %d)", op, response.status, attempt)
-            if response.status == 429:
+            failure = http_failure(response.status)
+            if failure is Failure.throttled:
                 wait = _retry_after(response.headers)
                 too_long = wait is not None and (
                     wait > self.retry.max_retry_after or wait >= deadline - monotonic()
@@ -374,7 +376,7 @@ class IntercomClient:
                 delay = wait if wait is not None else self.retry.backoff(attempt)
                 self._pause(op, attempt, delay, "HTTP 429", deadline)
                 continue
-            if response.status >= 500 and not create:
+            if failure is Failure.unavailable and not create:
                 if last:
                     raise IntercomUnavailableError(
                         f"Intercom API: {op} failed with HTTP {response.status} after "
@@ -413,12 +415,9 @@ class IntercomClient:
         status = response.status
         what = f"{op} {secret_id}" if secret_id else op
         message = f"Intercom API: {what} failed with HTTP {status}{self._detail(response)}"
-        cls: type[IntercomAPIError] = IntercomAPIError
-        if status in (401, 403):
-            cls = IntercomAuthError
+        cls = error_class(status)
+        if cls is IntercomAuthError:
             message += " (is the workspace's access token valid, with the right scopes?)"
-        elif status == 404:
-            cls = IntercomNotFoundError
         return cls(message, status=status, workspace=self.workspace)
 
     def _detail(self, response: HTTPResponse) -> str:

@@ -1,9 +1,10 @@
 """The read base of every store plugin: :class:`Provider`.
 
-The base class owns what all stores share: declared ``options`` (type-checked; an unknown option is
-a ConfigError naming the file, the key, the valid options and the closest match), the lazily built
-SDK client, the SDK log filter, the overall deadline, error translation at the boundary, checked
-payloads and per-environment batch results. A plugin implements only ``_fetch`` (and
+The base class owns what all stores share: declared ``options`` (type-checked and held to their
+declared choices, bounds and pattern; an unknown option is a ConfigError naming the file, the key,
+the valid options and the closest match), the lazily built SDK client, the SDK log filter, the
+overall deadline, error translation at the boundary, checked payloads and per-environment batch
+results. A plugin implements only ``_fetch`` (and
 ``_fetch_current_many`` where the store has a batch read) and ``_translate``.
 """
 
@@ -40,11 +41,17 @@ _REDACTIONS: dict[type, SdkRedaction] = {}
 class Provider(ABC):
     """Base class of store plugins that read. Thread-safe as long as the plugin's client is.
 
-    Subclasses set ``plugin`` and ``options`` and implement ``_fetch``; everything public lives
-    here. Raises ConfigError at construction for an unknown or mistyped option.
+    Subclasses set ``plugin``, ``options`` and ``default_reference`` and implement ``_fetch``;
+    everything public lives here. Raises ConfigError at construction for an unknown or mistyped
+    option, or a value outside what the option declares (choices, bounds, pattern).
     """
 
     plugin: ClassVar[str] = ""
+    #: The reference template an environment of this store uses when the configuration names
+    #: none (``{platform}``, ``{workspace}``; upper-case for upper-cased names), e.g.
+    #: ``"ivsecrets-{workspace}-{platform}"``; None: the configuration must name one. The
+    #: Terraform modules create secrets under the built-in stores' templates.
+    default_reference: ClassVar[str | None] = None
     #: The options ``[stores.NAME]`` may set for this plugin (besides ``plugin`` and ``cache``).
     options: ClassVar[Mapping[str, Option]] = {}
     #: True when the plugin resolves ``Reference.key`` itself (e.g. a Vault KV field);
@@ -86,6 +93,8 @@ class Provider(ABC):
                 settings[name] = option.check(value)
             except TypeError as err:
                 raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
+            except ValueError as err:  # outside the declared choices, bounds or pattern
+                raise store.error(name, str(err), fix=option.fix(name)) from None
         return settings
 
     def option(self, name: str) -> Any:

@@ -28,11 +28,13 @@ def config_template(
 
     The ``[stores.NAME]`` table comes from the plugin's declared options: required ones active,
     the others commented out, so the environment variables the store's SDK reads keep working.
+    The reference is ``reference``, else the plugin's ``default_reference``.
     """
-    from ivsecrets.config import DEFAULT_REFERENCES, parse_config
+    from ivsecrets.config import parse_config
 
-    options = load_plugin(plugin).init_template()
-    template = reference or DEFAULT_REFERENCES.get(plugin, "{platform}-{workspace}")
+    cls = load_plugin(plugin)
+    options = cls.init_template()
+    template = reference or cls.default_reference or "{platform}-{workspace}"
     names = ", ".join(json.dumps(w) for w in workspaces)
     text = f"""# ivsecrets configuration (written by `ivsecrets init --store {plugin}`).
 # Check it with `ivsecrets verify`; reference: README.md, "Configuration".

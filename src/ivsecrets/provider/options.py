@@ -3,13 +3,17 @@ the filter that keeps secrets out of the SDK's debug logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any, ClassVar, Generic, TypeVar
+
+from ivsecrets.errors import quoted
 
 __all__ = ["LazyClient", "Option", "SdkRedaction"]
 
@@ -18,10 +22,24 @@ C = TypeVar("C")
 
 @dataclass(frozen=True)
 class Option:
-    """One option a plugin accepts in ``[stores.NAME]``: its type, default and documentation.
+    """One option a plugin accepts in ``[stores.NAME]``: its type, default, documentation and the
+    values it allows.
 
     ``example`` is the TOML value ``ivsecrets init`` shows; ``required`` options are written
     active, the others commented out (so environment variables the SDK reads keep working).
+
+    Constraints, checked by :meth:`check` when the configuration sets the option (a default is
+    the plugin's own choice and is not checked):
+
+    - ``choices``: the allowed values (a wrong one's fix lists them all); ``what`` names the
+      value in the message, as in "unknown auth method 'ldap'";
+    - ``minimum`` / ``maximum``: bounds of a number, inclusive; ``exclusive_minimum`` makes the
+      minimum itself invalid (a timeout: ``minimum=0, exclusive_minimum=True``), as in JSON
+      Schema draft 4;
+    - ``pattern``: a regular expression the whole of a string value must match.
+
+    A rule that involves several options (``auth = "jwt"`` needs ``jwt_env`` or ``jwt_file``)
+    stays in the plugin's ``__init__``, after the base class has checked each option alone.
     """
 
     kind: type
@@ -29,14 +47,64 @@ class Option:
     help: str
     example: str | None = None
     required: bool = False
+    choices: tuple[Any, ...] = ()
+    what: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        # A plugin's mistake shows when its class is defined, not when a user sets the option.
+        numeric = self.kind in (int, float)
+        if (self.minimum is not None or self.maximum is not None) and not numeric:
+            raise TypeError("minimum and maximum bound numbers: the option must be an int or float")
+        if self.pattern is not None:
+            if self.kind is not str:
+                raise TypeError("a pattern checks strings: the option must be a str")
+            re.compile(self.pattern)
 
     def check(self, value: Any) -> Any:
-        """``value`` converted to the option's type (an int for a float); TypeError otherwise."""
+        """``value`` converted to the option's type (an int for a float) and checked against the
+        declared constraints: TypeError for a wrong type, ValueError for a value outside them."""
         if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            value = float(value)
         if not isinstance(value, self.kind) or isinstance(value, bool) is not (self.kind is bool):
             raise TypeError(f"must be a {self.kind.__name__}, got {type(value).__name__}")
+        self._within(value)
         return value
+
+    def _within(self, value: Any) -> None:
+        """ValueError if ``value`` (of the option's type) is outside the declared constraints."""
+        if self.choices and value not in self.choices:
+            allowed = _alternatives([repr(choice) for choice in self.choices])
+            if self.what:
+                raise ValueError(f"unknown {self.what} {quoted(value)}: must be {allowed}")
+            raise ValueError(f"must be {allowed}, got {quoted(value)}")
+        if self.minimum is not None:
+            if self.exclusive_minimum and value <= self.minimum:
+                raise ValueError(f"must be more than {self.minimum:g}, got {value:g}")
+            if value < self.minimum:
+                raise ValueError(f"must be at least {self.minimum:g}, got {value:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be at most {self.maximum:g}, got {value:g}")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"{quoted(value)} does not match the pattern {self.pattern}")
+
+    def fix(self, name: str) -> str | None:
+        """The fix a ConfigError about this option suggests: every choice, else the example."""
+        if self.choices:
+            return f"{name} = " + " | ".join(json.dumps(choice) for choice in self.choices)
+        return None if self.example is None else f"{name} = {self.example}"
+
+
+def _alternatives(shown: list[str]) -> str:
+    """The allowed values in words, for a message: ``'a', 'b' or 'c'``.
+
+    >>> _alternatives(["1", "2"])
+    '1 or 2'
+    """
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 class LazyClient(Generic[C]):

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ivsecrets.environments import Stage
+from ivsecrets.environments import AWS_STAGE_LABELS, Stage
 from ivsecrets.errors import ConcurrentRotationError, RotationError
 from ivsecrets.plugins.aws.errors import client_error_parts, error_code, store_error
 from ivsecrets.provider import Reference, WritableProvider
@@ -29,7 +29,7 @@ __all__ = ["INTERCOM_TAG", "LABELS", "RECORD_LABEL", "AwsRotation", "holder"]
 
 log = logging.getLogger("ivsecrets")
 
-LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
+LABELS = AWS_STAGE_LABELS  # importable from here: the rotation Lambda and older code do
 INTERCOM_TAG = "ivsecrets:intercom:"
 RECORD_LABEL = "ivsecrets-rotation"  # the version holding the rotation record (lease, journal)
 
