@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import ivsecrets
-from ivsecrets.config import DEFAULT_REFERENCES, StoreConfig, parse_config
+from ivsecrets.config import StoreConfig, parse_config
 from ivsecrets.environments import Stage
 from ivsecrets.errors import ConfigError, InvalidSecretError
 from ivsecrets.provider import (
@@ -158,12 +158,49 @@ def test_an_impossible_declaration_fails_when_the_plugin_is_defined(
 # -- default references ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("plugin", sorted(DEFAULT_REFERENCES))
+# What the README and the Terraform modules document: module and library agree on secret names.
+DOCUMENTED_REFERENCES = {
+    "env": "IVSECRETS_{PLATFORM}_{WORKSPACE}",
+    "file": "{platform}_{workspace}",
+    "aws": "ivsecrets-{workspace}-{platform}",
+    "aws-agent": "ivsecrets-{workspace}-{platform}",
+    "gcp": "ivsecrets-{workspace}-{platform}",
+    "vault": "ivsecrets/{workspace}/{platform}",
+}
+
+
+@pytest.mark.parametrize("plugin", sorted(DOCUMENTED_REFERENCES))
 def test_each_built_in_plugin_declares_the_default_reference_of_the_configuration(
     plugin: str,
 ) -> None:
     assert plugin in installed_plugins()
-    assert load_plugin(plugin).default_reference == DEFAULT_REFERENCES[plugin]
+    assert load_plugin(plugin).default_reference == DOCUMENTED_REFERENCES[plugin]
+    environment = parse_config(f'store = "{plugin}"').environment("ios", "prod")
+    assert environment.reference == DOCUMENTED_REFERENCES[plugin].format(
+        platform="ios", workspace="prod", PLATFORM="IOS", WORKSPACE="PROD"
+    )
+
+
+def test_a_third_party_plugin_s_default_reference_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plugin installed from another package gets its declared default, as built-ins do."""
+    from importlib.metadata import EntryPoint
+
+    from ivsecrets.config import plugins
+
+    entry = EntryPoint("acme", "tests.test_provider:AcmeProvider", "ivsecrets.providers")
+    monkeypatch.setattr(plugins, "plugin_entry_points", lambda: {"acme": entry})
+    config = parse_config('store = "acme"')
+    assert config.environment("web", "test").reference == "acme/test/web"
+
+
+class AcmeProvider(Provider):
+    plugin = "acme"
+    default_reference = "acme/{workspace}/{platform}"
+
+    def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
+        raise NotImplementedError
 
 
 def test_init_writes_the_plugin_s_default_reference() -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 from ivsecrets.config.files import MAX_NESTING, find_config, load_config, parse_config
 from ivsecrets.config.model import (
     CONFIG_ENV_VAR,
-    DEFAULT_REFERENCES,
     EMBEDDED_DEFAULT,
     FINGERPRINT_PATTERN,
     WORKSPACE_PATTERN,
@@ -53,7 +52,6 @@ from ivsecrets.config.workspace import (
 __all__ = [
     "APP_ID_PATTERN",
     "CONFIG_ENV_VAR",
-    "DEFAULT_REFERENCES",
     "EMBEDDED_DEFAULT",
     "FINGERPRINT_PATTERN",
     "INTERCOM_API_HOSTS",

@@ -15,8 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ivsecrets.config import plugins
 from ivsecrets.config.model import (
-    DEFAULT_REFERENCES,
     FINGERPRINT_PATTERN,
     WORKSPACE_PATTERN,
     CacheSettings,
@@ -124,12 +124,12 @@ class _Stores:
         """
         if name in self.defined or name in self.implicit:
             return name
-        if name in DEFAULT_REFERENCES:
+        if name in plugins.plugin_entry_points():
             self.implicit[name] = StoreConfig(
                 name, name, cache=self.cache, source=table.file_of(key)
             )
             return name
-        known = list(dict.fromkeys([*self.defined, *DEFAULT_REFERENCES]))
+        known = list(dict.fromkeys([*self.defined, *sorted(plugins.plugin_entry_points())]))
         shown = quoted(name)
         hidden = shown != repr(name)  # possibly a pasted secret: never echoed, not even in the fix
         close = [] if hidden else closest(name, known)
@@ -190,8 +190,8 @@ def _environments(
             if "store" in table.data:
                 store = stores.resolve(table, "store", table.get("store", str, default_store))
             plugin = stores.used()[store].plugin
-            template = table.get("reference", str, default_reference) or DEFAULT_REFERENCES.get(
-                plugin, ""
+            template = table.get("reference", str, default_reference) or plugins.default_reference(
+                plugin
             )
             if not template:
                 raise table.error(

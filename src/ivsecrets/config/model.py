@@ -21,7 +21,6 @@ from ivsecrets.errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV_VAR",
-    "DEFAULT_REFERENCES",
     "EMBEDDED_DEFAULT",
     "FINGERPRINT_PATTERN",
     "WORKSPACE_PATTERN",
@@ -41,19 +40,6 @@ CONFIG_ENV_VAR = "IVSECRETS_CONFIG"
 # end of the text) and tests/terraform keeps the two identical.
 FINGERPRINT_PATTERN = re.compile(r"\Aivfp1:[0-9a-f]{16}\Z")
 WORKSPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
-
-# The reference template each built-in store uses when the configuration names none. The Terraform
-# modules create secrets under these same names, so module and library agree without extra config.
-DEFAULT_REFERENCES: Mapping[str, str] = MappingProxyType(
-    {
-        "env": "IVSECRETS_{PLATFORM}_{WORKSPACE}",
-        "file": "{platform}_{workspace}",
-        "aws": "ivsecrets-{workspace}-{platform}",
-        "aws-agent": "ivsecrets-{workspace}-{platform}",  # the same secrets, through the agent
-        "gcp": "ivsecrets-{workspace}-{platform}",
-        "vault": "ivsecrets/{workspace}/{platform}",
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from ivsecrets.config import plugins
+from ivsecrets.config.plugins import ENTRY_POINT_GROUP
 from ivsecrets.errors import ConfigError, closest, quoted
 from ivsecrets.provider.base import Provider
 
 __all__ = ["ENTRY_POINT_GROUP", "config_template", "installed_plugins", "load_plugin"]
 
-ENTRY_POINT_GROUP = "ivsecrets.providers"
-
 
 def installed_plugins() -> list[str]:
     """The names of every store plugin installed (the ``ivsecrets.providers`` entry points)."""
-    from importlib.metadata import entry_points
-
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return sorted(plugins.plugin_entry_points())
 
 
 def config_template(
@@ -72,10 +70,8 @@ max_stale = 3600   # seconds the last good secret is served while the store fail
 
 def load_plugin(name: str) -> type[Provider]:
     """The provider class registered under ``name`` in the ``ivsecrets.providers`` group."""
-    from importlib.metadata import entry_points  # costs ~20 ms: only when a store is built
-
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not found:
+    found = plugins.plugin_entry_points().get(name)
+    if found is None:
         installed = installed_plugins()
         close = closest(name, installed)
         raise ConfigError(
@@ -85,7 +81,7 @@ def load_plugin(name: str) -> type[Provider]:
             + ", ".join(installed)
             + "; or install the package that provides it",
         )
-    cls = found[0].load()
+    cls = found.load()
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ConfigError(f"entry point '{name}' in {ENTRY_POINT_GROUP} is not a Provider subclass")
     return cls
