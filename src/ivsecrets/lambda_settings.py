@@ -10,10 +10,17 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from ivsecrets.config import CONFIG_ENV_VAR, CacheSettings, Config, WorkspaceConfig, load_config
+from ivsecrets.config import (
+    CONFIG_ENV_VAR,
+    CacheSettings,
+    Config,
+    WorkspaceConfig,
+    api_base_url,
+    load_config,
+)
 from ivsecrets.environments import Environment, Platform
 from ivsecrets.errors import ConfigError
-from ivsecrets.intercom import REGION_BASE_URLS, IntercomClient
+from ivsecrets.intercom import IntercomClient
 from ivsecrets.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -90,12 +97,9 @@ class LambdaSettings:
         arn = os.environ.get(TOKEN_SECRET_VAR)
         if not arn:
             return IntercomClient.from_workspace(settings)
-        base_url = settings.intercom_base_url or REGION_BASE_URLS.get(settings.intercom_region)
-        if base_url is None:
-            raise ConfigError(f"unknown Intercom region {settings.intercom_region!r}")
         return IntercomClient(
             self.token(arn, workspace),
-            base_url=base_url,
+            base_url=api_base_url(settings),
             workspace=workspace,
             allow_custom_host=settings.allow_custom_intercom_host,
         )

@@ -45,6 +45,7 @@ from ivsecrets.config.workspace import (
     INTERCOM_REGIONS,
     REFUSED_TOKEN_VARIABLES,
     TOKEN_VARIABLE_PATTERN,
+    api_base_url,
     check_intercom_base_url,
     default_token_variable,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "KnownHash",
     "StoreConfig",
     "WorkspaceConfig",
+    "api_base_url",
     "check_intercom_base_url",
     "default_token_variable",
     "find_config",

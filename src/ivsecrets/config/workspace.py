@@ -177,6 +177,19 @@ def default_token_variable(workspace: str) -> str:
     return f"IVSECRETS_INTERCOM_TOKEN_{workspace.upper().replace('-', '_')}"
 
 
+def api_base_url(workspace: WorkspaceConfig) -> str:
+    """The base URL of the workspace's Intercom API: ``intercom_base_url``, else its region's
+    host. ConfigError for a region with no host."""
+    base_url = workspace.intercom_base_url or INTERCOM_BASE_URLS.get(workspace.intercom_region)
+    if base_url is None:
+        raise ConfigError(
+            f"unknown Intercom region {workspace.intercom_region!r}",
+            key=f"workspace.{workspace.name}.intercom_region",
+            fix="one of: " + ", ".join(INTERCOM_BASE_URLS),
+        )
+    return base_url
+
+
 def _base_url(ws: Table, allow_custom: bool) -> str | None:
     url = ws.get("intercom_base_url", str, "")
     if not url:
