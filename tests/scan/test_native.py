@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivsecrets.scan import runs, scan
+from ivsecrets.scan import engine, scan
 from ivsecrets.testing import SECRET_A, SECRET_B
 from tests.scan.conftest import known_set, strings_xml, zip_bytes
 
@@ -32,19 +32,19 @@ _DATA = st.lists(_PIECES, max_size=120).map(b"".join)
 def test_the_c_passes_are_built() -> None:
     # `pip install` compiles _runs.c where there is a C compiler, as on CI: the speed the docs
     # state is this path's. A failed build would otherwise only make scans slower.
-    assert runs.RUN_FINDER == "c"
+    assert engine.RUN_FINDER == "c"
 
 
 @settings(max_examples=500, deadline=None)
 @given(_DATA, st.sampled_from([16, 32, 43, 512]))
 def test_runs_in_c_are_the_runs_in_python(data: bytes, shortest: int) -> None:
-    assert runs._runs(data, shortest) == runs._python_runs(data, shortest)
+    assert engine._runs(data, shortest) == engine._python_runs(data, shortest)
 
 
 @settings(max_examples=500, deadline=None)
 @given(_DATA)
 def test_utf16_test_in_c_is_the_test_in_python(data: bytes) -> None:
-    assert runs._has_utf16(data) == runs._python_has_utf16(data)
+    assert engine._has_utf16(data) == engine._python_has_utf16(data)
 
 
 def test_a_scan_without_the_extension_finds_the_same(
@@ -56,8 +56,8 @@ def test_a_scan_without_the_extension_finds_the_same(
     resources = zip_bytes({"res/values/strings.xml": strings_xml("intercom", SECRET_B)})
     (tmp_path / "app.apk").write_bytes(zip_bytes({"lib.aar": resources}))
     with_c = scan([tmp_path], known_set())
-    monkeypatch.setattr(runs, "_c_runs", None)
-    monkeypatch.setattr(runs, "_c_has_utf16", None)
+    monkeypatch.setattr(engine, "_c_runs", None)
+    monkeypatch.setattr(engine, "_c_has_utf16", None)
     in_python = scan([tmp_path], known_set())
     assert in_python.findings == with_c.findings and len(with_c.findings) == 6
     assert in_python.candidates == with_c.candidates
