@@ -448,5 +448,5 @@ def test_a_missing_workspace_token_raises_with_no_token_in_any_frame(
 
     arn = aws_seed(json.dumps({"test": OTHER_TOKEN}))  # (a global: this frame is scanned too)
     with pytest.raises(ConfigError) as info:
-        LambdaRotation(client=aws_client)._token(arn, "prod")
+        LambdaRotation(client=aws_client).settings.token(arn, "prod")
     assert not any(OTHER_TOKEN[4:16] in text for text in captured(info.value))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import ivsecrets.config
 from ivsecrets import ConfigError, Secrets, load_config
-from ivsecrets.config import FINGERPRINT_PATTERN, WORKSPACE_PATTERN, parse_config
+from ivsecrets.config import FINGERPRINT_PATTERN, WORKSPACE_PATTERN, is_loopback, parse_config
 
 # --- item 8: built-in plugin names work as store names; unknown names get a did-you-mean -------
 
@@ -243,3 +244,62 @@ def test_bad_toml_keeps_no_document(tmp_path: Path) -> None:
     for frame, _ in traceback.walk_tb(info.value.__traceback__):
         for value in frame.f_locals.values():
             assert "ivsA_" not in str(value)
+
+
+# --- issue 18: one rule for the Intercom URL, one for loopback ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_custom"),
+    [
+        ("https://api.intercom.io", False),
+        ("https://api.eu.intercom.io:8443", False),
+        ("http://api.intercom.io", False),
+        ("http://127.0.0.2:8080", False),
+        ("https://[0:0:0:0:0:0:0:1]:9443", False),
+        ("http://localhost:0", False),
+        ("https://api.intercom.io/?x=1", False),
+        ("https://collector.example", False),
+        ("https://collector.example", True),
+        ("http://collector.example", True),
+        ("https://user:pw@api.intercom.io", True),
+        ("http://[::1", False),
+    ],
+)
+def test_the_client_and_the_configuration_apply_one_rule(url: str, allow_custom: bool) -> None:
+    from ivsecrets.intercom import IntercomClient
+
+    def refused(call: Callable[[], object]) -> str | None:
+        try:
+            call()
+        except ConfigError as err:
+            return err.problem
+        return None
+
+    text = workspace(
+        f'intercom_base_url = "{url}"\nallow_custom_intercom_host = {str(allow_custom).lower()}'
+    )
+    by_config = refused(lambda: parse_config(text))
+    by_client = refused(lambda: IntercomClient("tok", base_url=url, allow_custom_host=allow_custom))
+    assert by_config == by_client
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0:0:0:0:0:0:0:1", True),
+        ("", False),
+        ("localhost.example", False),
+        ("10.0.0.1", False),
+        ("::2", False),
+        ("169.254.169.254", False),
+    ],
+)
+def test_one_loopback_rule(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from ivsecrets import Secrets
-from ivsecrets.config import DEFAULT_REFERENCES, Config, load_config, parse_config
+from ivsecrets.config import Config, load_config, parse_config
 from ivsecrets.hashing import user_hash
+from ivsecrets.provider import load_plugin
 from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
 
 RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
@@ -34,7 +35,9 @@ def config_at(recipe: str, directory: Path, cache: str = "") -> Config:
 
 
 def reference_of(template_name: str, platform: str, workspace: str) -> str:
-    return DEFAULT_REFERENCES[template_name].format(platform=platform, workspace=workspace)
+    template = load_plugin(template_name).default_reference
+    assert template is not None
+    return template.format(platform=platform, workspace=workspace)
 
 
 # -- Kubernetes -----------------------------------------------------------------------------------

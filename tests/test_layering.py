@@ -12,7 +12,10 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"api", "cache", "hashing", "provider", "config", "secret", "environments", "errors"}
+CORE = {
+    *("api", "cache", "hashing", "provider", "config", "secret", "environments"),
+    *("error_codes", "errors"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,13 @@ def test_the_layering_check_sees_an_upward_import() -> None:
         layers=("ivsecrets.cli", "ivsecrets.rotation"), containers=set()
     )
     assert found, "an upward import went unnoticed"
+
+
+def test_the_core_does_not_import_the_rotation_workflow(graph: grimp.ImportGraph) -> None:
+    """The lease and journal protocol is a workflow (ivsecrets.rotation.lease): the core, stores
+    included, keeps only the record's compare-and-set read and write."""
+    for top in sorted(CORE):
+        chain = graph.find_shortest_chain(
+            importer=f"ivsecrets.{top}", imported="ivsecrets.rotation", as_packages=True
+        )
+        assert chain is None, "the core imports the rotation workflow: " + " -> ".join(chain)

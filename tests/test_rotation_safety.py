@@ -20,11 +20,12 @@ import pytest
 
 from ivsecrets import Secrets
 from ivsecrets.config import Config, parse_config
+from ivsecrets.config.pins import write_pin
 from ivsecrets.environments import Environment
 from ivsecrets.errors import ConcurrentRotationError, RotationError
 from ivsecrets.intercom import IntercomClient
 from ivsecrets.provider import Provider
-from ivsecrets.rotation import Rotator, write_pin
+from ivsecrets.rotation import Rotator
 from ivsecrets.secret import SecretValue, fingerprint
 from ivsecrets.testing import SECRET_A, SECRET_B
 from tests.servers._intercom_api import FakeIntercomAPI

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from ivsecrets.errors import quoted
 
-__all__ = ["DEFAULT_WORKSPACES", "Environment", "Platform", "Stage"]
+__all__ = ["AWS_STAGE_LABELS", "DEFAULT_WORKSPACES", "Environment", "Platform", "Stage"]
 
 
 class Platform(str, enum.Enum):
@@ -45,6 +47,12 @@ class Stage(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+
+#: Each stage's staging label in AWS Secrets Manager: one set for the ``aws`` and ``aws-agent``
+#: stores (and the rotation Lambda), which may not import each other.
+AWS_STAGE_LABELS: Mapping[Stage, str] = MappingProxyType(
+    {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
+)
 
 DEFAULT_WORKSPACES: tuple[str, ...] = ("test", "prod")
 

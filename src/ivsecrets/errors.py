@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ivsecrets.environments import Environment
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "StoreError",
     "StoreThrottledError",
     "StoreUnavailableError",
+    "closest",
     "quoted",
 ]
 
@@ -175,3 +178,16 @@ def quoted(value: object) -> str:
         if len(text) >= 24 or (len(text) >= 12 and mixed):
             return f"<a {len(text)}-character string, not shown>"
     return repr(value)
+
+
+def closest(name: str, valid: Sequence[str]) -> list[str]:
+    """The one name in ``valid`` closest to ``name``, if any is close: for a did-you-mean.
+
+    >>> closest("avs", ["aws", "gcp", "vault"])
+    ['aws']
+    >>> closest("xyz", ["aws", "gcp"])
+    []
+    """
+    import difflib  # only on the error path: not loaded by `import ivsecrets`
+
+    return difflib.get_close_matches(name, valid, n=1)

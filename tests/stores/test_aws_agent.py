@@ -18,7 +18,7 @@ import pytest
 from ivsecrets import Secrets
 from ivsecrets.config import StoreConfig, parse_config
 from ivsecrets.environments import Environment, Stage
-from ivsecrets.errors import AccessDeniedError, ConfigError, StoreUnavailableError
+from ivsecrets.errors import AccessDeniedError, ConfigError, StoreError, StoreUnavailableError
 from ivsecrets.hashing import user_hash
 from ivsecrets.plugins.aws_agent import AwsAgentProvider
 from ivsecrets.testing import (
@@ -187,3 +187,45 @@ def test_processes_of_a_node_share_the_agent_so_the_store_load_does_not_grow(
             secrets.close()
     assert aws_agent.requests == 8 * 6
     assert aws_agent.store_calls == 6, "one call per secret per agent ttl, whatever the workers"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Throttling",  # missing from the agent's own list before issue 18
+        "ExpiredTokenException",  # likewise
+        "ExpiredToken",
+        "ThrottlingException",
+        "AccessDeniedException",
+        "ResourceNotFoundException",
+        "InternalServiceError",
+    ],
+)
+def test_relayed_aws_errors_map_as_the_aws_store_maps_them(
+    aws_agent: AgentServer,
+    monkeypatch: pytest.MonkeyPatch,
+    no_token_env: None,
+    code: str,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from ivsecrets.plugins.aws import store_error
+
+    def refuse(**kwargs: object) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetSecretValue")
+
+    monkeypatch.setattr(aws_agent.client, "get_secret_value", refuse)
+    provider = AwsAgentProvider(store(endpoint=aws_agent.url, token_file=str(aws_agent.token_file)))
+    with pytest.raises(StoreError) as info:
+        provider.load(IOS_PROD, "ivsecrets-prod-ios")
+    # The agent relays AWS's error as HTTP 400 with its type, as AWS answers the aws store.
+    assert type(info.value) is type(store_error(code, "", 400))
+    assert type(info.value) is not StoreError
+
+
+def test_the_aws_stores_share_one_stage_label_set() -> None:
+    from ivsecrets.environments import AWS_STAGE_LABELS
+    from ivsecrets.plugins import aws_agent
+    from ivsecrets.plugins.aws import LABELS
+
+    assert LABELS is AWS_STAGE_LABELS and aws_agent.LABELS is AWS_STAGE_LABELS

@@ -91,8 +91,8 @@ def test_example_committed_config_extends_the_generated_one(
 ) -> None:
     """The example's ivsecrets.toml extends what the apply writes, and its pins survive an apply."""
     from ivsecrets.config import load_config, parse_config
+    from ivsecrets.config.pins import write_pin
     from ivsecrets.environments import Environment, Platform
-    from ivsecrets.rotation import write_pin
 
     generated = example_stacks[store].output("ivsecrets_config")
     assert '# extends = "generated.toml"' in generated  # the header says how to keep pins

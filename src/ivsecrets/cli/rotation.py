@@ -218,7 +218,7 @@ def _drop_line_ending(text: str) -> str:
 
 
 def _update_pin(state: State, result: RotationResult) -> None:
-    from ivsecrets.rotation import write_pin
+    from ivsecrets.config.pins import write_pin
 
     path = state.config.path
     if path is None:

@@ -10,7 +10,8 @@ installed: ``requests`` comes with the ``gcp`` and ``vault`` extras but not with
 Bounds: ``timeout`` is the deadline of one call, retries, waits and slow answers included; a body
 over ``max_response_bytes`` (1 MiB) is not read and raises :class:`IntercomAPIError`. The base URL
 must be one of Intercom's API hosts over https (or loopback, for tests) unless the caller passes
-``allow_custom_host=True``, as the workspace setting ``allow_custom_intercom_host`` does.
+``allow_custom_host=True``, as the workspace setting ``allow_custom_intercom_host`` does: the
+configuration's own check (:func:`~ivsecrets.config.check_intercom_base_url`) decides.
 
 Retries: 429 (waiting ``Retry-After`` or ``X-RateLimit-Reset`` when sent), 5xx and connection
 failures are retried with jittered exponential backoff, a bounded number of times. ``create`` is the
@@ -25,28 +26,30 @@ or chained exceptions: the token travels as :class:`~ivsecrets.intercom.transpor
 from __future__ import annotations
 
 import builtins
-import email.utils
 import functools
 import json
 import logging
 import os
-import random
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from time import monotonic
 from typing import Any
-from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-from ivsecrets.config import INTERCOM_API_HOSTS, LOOPBACK_HOSTS, WorkspaceConfig
+from ivsecrets.config import (
+    INTERCOM_BASE_URLS,
+    WorkspaceConfig,
+    api_base_url,
+    check_intercom_base_url,
+    default_token_variable,
+)
 from ivsecrets.environments import Platform
+from ivsecrets.error_codes import Failure, http_failure
 from ivsecrets.errors import ConfigError, IntercomAPIError
 from ivsecrets.intercom.errors import (
     IntercomAmbiguousCreateError,
-    IntercomAuthError,
-    IntercomNotFoundError,
     IntercomRateLimitedError,
     IntercomUnavailableError,
 )
@@ -55,8 +58,17 @@ from ivsecrets.intercom.records import (
     IntercomSecret,
     RecordedSecretCheck,
     check_recorded_secret,
+    possibly_created,
     secrets_for_platform,
 )
+from ivsecrets.intercom.responses import (
+    created_secret,
+    detail,
+    error_for,
+    json_object,
+    parse_secret,
+)
+from ivsecrets.intercom.retry import RetryPolicy, retry_after
 from ivsecrets.intercom.transport import (
     MAX_RESPONSE_BYTES,
     HTTPResponse,
@@ -74,33 +86,7 @@ log = logging.getLogger("ivsecrets.intercom")
 
 # The /secure_mode_secrets endpoints exist only in Intercom's Preview API version.
 API_VERSION = "Preview"
-REGION_BASE_URLS: Mapping[str, str] = {
-    "us": "https://api.intercom.io",
-    "eu": "https://api.eu.intercom.io",
-    "au": "https://api.au.intercom.io",
-}
-# How far before the request Intercom's clock may put a secret we created (clock skew).
-_RECONCILE_SKEW = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry (seconds). ``attempts`` counts the first try."""
-
-    attempts: int = 4
-    backoff_base: float = 0.5
-    backoff_max: float = 8.0
-    # A longer Retry-After is not waited out: the error says how long to wait instead.
-    max_retry_after: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or min(self.backoff_base, self.backoff_max, self.max_retry_after) < 0:
-            raise ValueError("attempts must be at least 1 and the delays non-negative")
-
-    def backoff(self, attempt: int) -> float:
-        """The wait before retry number ``attempt`` (1-based): exponential, half of it jittered."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+REGION_BASE_URLS: Mapping[str, str] = INTERCOM_BASE_URLS
 
 
 class IntercomClient:
@@ -131,7 +117,13 @@ class IntercomClient:
             self._token = _checked_token(token, workspace)
         finally:
             del token  # from here on only the SecretValue holds it, whether or not it passed
-        self.base_url = _check_base_url(base_url, workspace, allow_custom_host)
+        # The configuration's own check: one rule for where a workspace's token may go.
+        check_intercom_base_url(
+            base_url,
+            allow_custom=allow_custom_host,
+            key=f"workspace.{workspace}.intercom_base_url" if workspace else None,
+        )
+        self.base_url = base_url.rstrip("/")
         if not timeout > 0:
             raise ConfigError("the Intercom client's timeout must be a positive number of seconds")
         self.timeout = timeout
@@ -155,26 +147,17 @@ class IntercomClient:
         ``options`` go to the constructor (``timeout``, ``retry``, ``transport``, ``sleep``). A base
         URL off Intercom's hosts needs ``allow_custom_intercom_host = true`` in the workspace.
         """
-        variable = workspace.intercom_token_env or (
-            f"IVSECRETS_INTERCOM_TOKEN_{workspace.name.upper().replace('-', '_')}"
-        )
-        key = f"workspace.{workspace.name}"
+        variable = workspace.intercom_token_env or default_token_variable(workspace.name)
         # Never a local bound to os.environ: its repr, in a traceback's locals, shows every secret.
         token = _token_from(os.environ if environ is None else environ, variable)
         if token is None:
             raise ConfigError(
                 f"the Intercom API token for workspace '{workspace.name}' is not set: "
                 f"environment variable {variable} is unset or empty",
-                key=f"{key}.intercom_token_env",
+                key=f"workspace.{workspace.name}.intercom_token_env",
                 fix=f"export {variable}=<an Intercom access token for this workspace>",
             )
-        base_url = workspace.intercom_base_url or REGION_BASE_URLS.get(workspace.intercom_region)
-        if base_url is None:
-            raise ConfigError(
-                f"unknown Intercom region {workspace.intercom_region!r}",
-                key=f"{key}.intercom_region",
-                fix="one of: " + ", ".join(REGION_BASE_URLS),
-            )
+        base_url = api_base_url(workspace)
         options.setdefault("allow_custom_host", workspace.allow_custom_intercom_host)
         return cls(token, base_url=base_url, workspace=workspace.name, **options)
 
@@ -185,15 +168,15 @@ class IntercomClient:
         """Every live secret of the workspace, metadata only."""
         response, _ = self._send("list", "GET", "/secure_mode_secrets")
         if response.status != 200:
-            raise self._error("list", response)
-        data = self._json("list", response).get("data")
+            raise self._failed("list", response)
+        data = json_object("list", response, self.workspace).get("data")
         if not isinstance(data, list):
             raise IntercomAPIError(
                 "Intercom API: list answered without a 'data' array",
                 status=response.status,
                 workspace=self.workspace,
             )
-        return [self._parse("list", item, response.status) for item in data]
+        return [parse_secret("list", item, response.status, self.workspace) for item in data]
 
     def create(
         self, platforms: Iterable[Platform | str] | Platform | str, *, name: str | None = None
@@ -235,11 +218,11 @@ class IntercomClient:
         except TransportError as err:
             raise ambiguous(None, f"got no answer ({err})") from err
         if response.status >= 500:
-            detail = self._detail(response)
-            raise ambiguous(response.status, f"failed with HTTP {response.status}{detail}")
+            why = f"failed with HTTP {response.status}{detail(response, self._token)}"
+            raise ambiguous(response.status, why)
         if response.status not in (200, 201):
-            raise self._error("create", response)
-        secret, data = _created_secret(response.body)
+            raise self._failed("create", response)
+        secret, data = created_secret(response.body)
         if secret is None:
             secret_id = data.get("id") if isinstance(data, dict) else None
             raise ambiguous(
@@ -247,7 +230,7 @@ class IntercomClient:
                 "succeeded but its answer holds no readable secret",
                 secret_id if isinstance(secret_id, str) else None,
             )
-        metadata = self._parse("create", data, response.status)
+        metadata = parse_secret("create", data, response.status, self.workspace)
         log.info(
             "created Intercom secret %s for %s (workspace %s, %s)",
             metadata.id,
@@ -274,7 +257,7 @@ class IntercomClient:
                 return True
             if missing_ok:
                 return False
-        raise self._error("delete", response, secret_id)
+        raise self._failed("delete", response, secret_id)
 
     def secrets_for(self, platform: Platform | str) -> builtins.list[IntercomSecret]:
         """The live secrets enabled for ``platform``, newest first (one list call)."""
@@ -289,15 +272,9 @@ class IntercomClient:
     ) -> builtins.list[IntercomSecret]:
         """The secrets the failed create may have made (same name and platforms, created no
         earlier than a few minutes before it was sent). Their values are lost: delete them."""
-        earliest = error.sent_at - _RECONCILE_SKEW
-        flags = set(error.platforms)
-        return [
-            s
-            for s in self.list()
-            if (s.id == error.secret_id or s.name == error.name)
-            and set(s.platforms) == flags
-            and (s.created_at is None or s.created_at >= earliest)
-        ]
+        return possibly_created(
+            self.list(), error.secret_id, error.name, error.platforms, error.sent_at
+        )
 
     # --- internals --------------------------------------------------------------------------------
 
@@ -353,8 +330,9 @@ class IntercomClient:
                     workspace=self.workspace,
                 )
             log.debug("Intercom %s: HTTP %d (attempt %d)", op, response.status, attempt)
-            if response.status == 429:
-                wait = _retry_after(response.headers)
+            failure = http_failure(response.status)
+            if failure is Failure.throttled:
+                wait = retry_after(response.headers)
                 too_long = wait is not None and (
                     wait > self.retry.max_retry_after or wait >= deadline - monotonic()
                 )
@@ -368,11 +346,11 @@ class IntercomClient:
                 delay = wait if wait is not None else self.retry.backoff(attempt)
                 self._pause(op, attempt, delay, "HTTP 429", deadline)
                 continue
-            if response.status >= 500 and not create:
+            if failure is Failure.unavailable and not create:
                 if last:
                     raise IntercomUnavailableError(
                         f"Intercom API: {op} failed with HTTP {response.status} after "
-                        f"{attempt} attempts{self._detail(response)}",
+                        f"{attempt} attempts{detail(response, self._token)}",
                         status=response.status,
                         workspace=self.workspace,
                     )
@@ -403,72 +381,10 @@ class IntercomClient:
         )
         self._sleep(delay)
 
-    def _error(self, op: str, response: HTTPResponse, secret_id: str | None = None) -> Exception:
-        status = response.status
-        what = f"{op} {secret_id}" if secret_id else op
-        message = f"Intercom API: {what} failed with HTTP {status}{self._detail(response)}"
-        cls: type[IntercomAPIError] = IntercomAPIError
-        if status in (401, 403):
-            cls = IntercomAuthError
-            message += " (is the workspace's access token valid, with the right scopes?)"
-        elif status == 404:
-            cls = IntercomNotFoundError
-        return cls(message, status=status, workspace=self.workspace)
-
-    def _detail(self, response: HTTPResponse) -> str:
-        """Intercom's error code, message and request id, for the error message."""
-        try:
-            data = json.loads(response.body)
-            first = data["errors"][0]
-            text = f"{first.get('code')}: {first.get('message') or ''}".strip(": ")
-            if data.get("request_id"):
-                text += f"; request_id {data['request_id']}"
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return ""
-        text = text.replace(
-            self._token.reveal().decode("latin-1").removeprefix("Bearer "), "<token>"
+    def _failed(self, op: str, response: HTTPResponse, secret_id: str | None = None) -> Exception:
+        return error_for(
+            op, response, workspace=self.workspace, token=self._token, secret_id=secret_id
         )
-        return f" ({''.join(c for c in text[:300] if c.isprintable())})"
-
-    def _json(self, op: str, response: HTTPResponse) -> dict[str, Any]:
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise IntercomAPIError(
-                f"Intercom API: {op} answered HTTP {response.status} with a body that is not a "
-                "JSON object",
-                status=response.status,
-                workspace=self.workspace,
-            )
-        return data
-
-    def _parse(self, op: str, item: object, status: int) -> IntercomSecret:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise IntercomAPIError(
-                f"Intercom API: {op} answered with a secret that has no string id",
-                status=status,
-                workspace=self.workspace,
-            )
-        created = item.get("created_at")
-        return IntercomSecret(
-            id=item["id"],
-            name=str(item.get("name") or ""),
-            supports_web=item.get("supports_web") is True,
-            supports_ios=item.get("supports_ios") is True,
-            supports_android=item.get("supports_android") is True,
-            created_at=_timestamp(created),
-        )
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(value, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _platforms(value: Iterable[Platform | str] | Platform | str) -> tuple[Platform, ...]:
@@ -501,90 +417,3 @@ def _checked_token(token: str | SecretValue, workspace: str | None) -> SecretVal
 def _token_from(environ: Mapping[str, str], variable: str) -> SecretValue | None:
     text = environ.get(variable, "").strip()
     return SecretValue(text) if text else None
-
-
-def _created_secret(body: bytes) -> tuple[SecretValue | None, object]:
-    """The secret in a create's answer (wrapped at once) and the rest of the answer. Parse errors
-    are not chained: a JSONDecodeError keeps the whole body, the secret in it, in ``.doc``."""
-    data: Any = None
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    value = data.pop("secret", None) if isinstance(data, dict) else None
-    if not isinstance(value, str) or not value:
-        return None, data
-    secret = SecretValue(value)
-    del value
-    return secret, data
-
-
-def _shown_url(parts: SplitResult) -> str:
-    """A URL for messages: any user name or password replaced by ``***``."""
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=("***@" if "@" in parts.netloc else "") + netloc))
-
-
-def _check_base_url(base_url: str, workspace: str | None, allow_custom_host: bool = False) -> str:
-    key = f"workspace.{workspace}.intercom_base_url" if workspace else None
-    parts = urlsplit(base_url)
-    shown = _shown_url(parts)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} has an invalid port", key=key
-        ) from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} carries a user name or password, which is "
-            "never sent (the token goes in the Authorization header)",
-            key=key,
-            fix="remove the 'user:password@' part",
-        )
-    host = parts.hostname
-    local = host in LOOPBACK_HOSTS
-    if (
-        not host
-        or (parts.scheme != "https" and not (local and parts.scheme == "http"))
-        or (parts.query or parts.fragment)
-    ):
-        raise ConfigError(
-            f"not a usable Intercom API base URL: {shown!r}",
-            key=key,
-            fix="use https://... (plain http only to localhost), or leave it unset to use the "
-            "region's URL",
-        )
-    if host not in INTERCOM_API_HOSTS and not local and not allow_custom_host:
-        raise ConfigError(
-            f"the Intercom API base URL {shown!r} is not one of Intercom's API hosts "
-            f"({', '.join(sorted(INTERCOM_API_HOSTS))}), and the workspace's API token would be "
-            "sent there",
-            key=key,
-            fix="use intercom_region instead, or, for a proxy you run, set "
-            "allow_custom_intercom_host = true in the workspace",
-        )
-    return base_url.rstrip("/")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``
-    (Unix time the window resets, which Intercom sends); None if neither is usable."""
-    value = headers.get("retry-after", "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    reset = headers.get("x-ratelimit-reset", "").strip()
-    if reset:
-        try:
-            return max(0.0, float(reset) - time.time())
-        except ValueError:
-            pass
-    return None

@@ -1,23 +1,30 @@
 """The errors of Intercom's secret API, one class per thing a caller does differently.
 
 All derive from :class:`~ivsecrets.errors.IntercomAPIError` (in the core, so the CLI can map it to
-an exit code without importing this package).
+an exit code without importing this package). Which HTTP status means which failure is the core's
+table (:mod:`ivsecrets.error_codes`), shared with the stores; :data:`ERRORS` names this adapter's
+class for each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from ivsecrets.environments import Platform
+from ivsecrets.error_codes import Failure, http_failure
 from ivsecrets.errors import IntercomAPIError
 
 __all__ = [
+    "ERRORS",
     "IntercomAPIError",
     "IntercomAmbiguousCreateError",
     "IntercomAuthError",
     "IntercomNotFoundError",
     "IntercomRateLimitedError",
     "IntercomUnavailableError",
+    "error_class",
 ]
 
 
@@ -73,3 +80,24 @@ class IntercomAmbiguousCreateError(IntercomAPIError):
         self.platforms = platforms
         self.sent_at = sent_at
         self.secret_id = secret_id
+
+
+#: The error class of each kind of failure an HTTP status means; IntercomAPIError for the others.
+ERRORS: Mapping[Failure, type[IntercomAPIError]] = MappingProxyType(
+    {
+        Failure.denied: IntercomAuthError,
+        Failure.not_found: IntercomNotFoundError,
+        Failure.throttled: IntercomRateLimitedError,
+        Failure.unavailable: IntercomUnavailableError,
+    }
+)
+
+
+def error_class(status: int) -> type[IntercomAPIError]:
+    """The error class for Intercom's final answer ``status`` (after any retries).
+
+    >>> error_class(403).__name__, error_class(404).__name__, error_class(422).__name__
+    ('IntercomAuthError', 'IntercomNotFoundError', 'IntercomAPIError')
+    """
+    failure = http_failure(status)
+    return IntercomAPIError if failure is None else ERRORS[failure]

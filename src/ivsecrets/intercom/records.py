@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ivsecrets.environments import Platform
 from ivsecrets.secret import SecretValue
@@ -17,6 +17,7 @@ __all__ = [
     "RecordedSecretCheck",
     "RecordedSecretState",
     "check_recorded_secret",
+    "possibly_created",
     "secrets_for_platform",
 ]
 
@@ -127,3 +128,27 @@ def check_recorded_secret(
             )
             return RecordedSecretCheck(secret_id, platform, state, secret)
     return RecordedSecretCheck(secret_id, platform, RecordedSecretState.missing)
+
+
+# How far before the request Intercom's clock may put a secret we created (clock skew).
+_RECONCILE_SKEW = timedelta(minutes=5)
+
+
+def possibly_created(
+    secrets: Iterable[IntercomSecret],
+    secret_id: str | None,
+    name: str,
+    platforms: Iterable[Platform],
+    sent_at: datetime,
+) -> list[IntercomSecret]:
+    """The ``secrets`` an ambiguous create sent at ``sent_at`` may have made: its id if known, or
+    its name, with the same platforms, created no earlier than a few minutes before it was sent."""
+    earliest = sent_at - _RECONCILE_SKEW
+    flags = set(platforms)
+    return [
+        s
+        for s in secrets
+        if (s.id == secret_id or s.name == name)
+        and set(s.platforms) == flags
+        and (s.created_at is None or s.created_at >= earliest)
+    ]

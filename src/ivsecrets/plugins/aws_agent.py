@@ -27,13 +27,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ivsecrets.config import StoreConfig
+from ivsecrets.config import StoreConfig, is_loopback
+from ivsecrets.environments import AWS_STAGE_LABELS as LABELS
 from ivsecrets.environments import Stage
+from ivsecrets.error_codes import Failure, aws_failure, store_error_class
 from ivsecrets.errors import (
     AccessDeniedError,
     SecretNotFoundError,
     StoreError,
-    StoreThrottledError,
     StoreUnavailableError,
 )
 from ivsecrets.provider import Fetched, Option, Provider, Reference
@@ -43,17 +44,14 @@ __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_TOKEN_FILE", "TOKEN_HEADER", "AwsAgentPr
 DEFAULT_ENDPOINT = "http://localhost:2773"
 DEFAULT_TOKEN_FILE = "/var/run/awssmatoken"
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
-LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
-_NOT_FOUND = ("ResourceNotFoundException",)
-_THROTTLED = ("ThrottlingException", "TooManyRequestsException")
-_DENIED = ("AccessDeniedException", "UnrecognizedClientException", "DecryptionFailure")
 
 
 class AwsAgentProvider(Provider):
     """Reads secrets from the node's Secrets Manager Agent or Lambda extension. Thread-safe."""
 
     plugin = "aws-agent"
+    # The same secrets as the aws store's, read through the agent.
+    default_reference = "ivsecrets-{workspace}-{platform}"
     options = {
         "endpoint": Option(
             str, DEFAULT_ENDPOINT, "the agent's URL (loopback only)", '"http://localhost:2773"'
@@ -61,14 +59,16 @@ class AwsAgentProvider(Provider):
         "token_file": Option(
             str, "", "file holding the SSRF token (else AWS_TOKEN, ...)", '"/var/run/awssmatoken"'
         ),
-        "timeout": Option(float, 3.0, "seconds per request", "3"),
+        "timeout": Option(
+            float, 3.0, "seconds per request", "3", minimum=0, exclusive_minimum=True
+        ),
     }
 
     def __init__(self, store: StoreConfig) -> None:
         super().__init__(store)
         self.endpoint: str = self.option("endpoint").rstrip("/")
         parts = urllib.parse.urlsplit(self.endpoint)
-        if parts.scheme != "http" or parts.hostname not in _LOOPBACK:
+        if parts.scheme != "http" or not is_loopback(parts.hostname or ""):
             raise store.error(
                 "endpoint",
                 f"{self.endpoint!r} is not a loopback http:// URL; the agent listens on localhost "
@@ -77,8 +77,6 @@ class AwsAgentProvider(Provider):
             )
         self.token_file: str = self.option("token_file")
         self.timeout: float = self.option("timeout")
-        if self.timeout <= 0:
-            raise store.error("timeout", "must be a positive number of seconds", fix="timeout = 3")
 
     def __repr__(self) -> str:
         return f"AwsAgentProvider(store={self.name!r}, endpoint={self.endpoint!r})"
@@ -161,22 +159,19 @@ def _read_token(path: str, source: str) -> str:
 
 
 def _error(status: int, body: bytes) -> StoreError:
-    """The ivsecrets error for an agent's answer: the AWS error type when it relays one."""
+    """The ivsecrets error for an agent's answer: the AWS error type when it relays one, mapped
+    through the same table as the ``aws`` store's errors (:mod:`ivsecrets.error_codes`)."""
     try:
         document: Any = json.loads(body)
         kind = str(document.get("__type", "")).rsplit("#", 1)[-1]
+        message = str(document.get("message") or document.get("Message") or "")
     except (ValueError, AttributeError):
-        kind = ""
+        kind, message = "", ""
     text = f"the AWS Secrets Manager Agent answered {status}" + (f" ({kind})" if kind else "")
-    if kind in _NOT_FOUND or status == 404:
-        return SecretNotFoundError(text)
-    if kind in _THROTTLED or status == 429:
-        return StoreThrottledError(text)
-    if kind in _DENIED or status in (401, 403):
-        return AccessDeniedError(text + ": check the SSRF token and the agent's IAM permissions")
-    if status >= 500:
-        return StoreUnavailableError(text)
-    return StoreError(text)
+    failure = aws_failure(kind, status, message)
+    if failure is Failure.denied:
+        text += ": check the SSRF token and the agent's IAM permissions"
+    return store_error_class(failure)(text)
 
 
 def _created(value: Any) -> datetime | None:

@@ -19,6 +19,7 @@ class EnvProvider(Provider):
     """Reads secrets from ``os.environ`` at load time (never at import)."""
 
     plugin = "env"
+    default_reference = "IVSECRETS_{PLATFORM}_{WORKSPACE}"
 
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
         name = ref.name + _SUFFIX[stage]

@@ -46,6 +46,7 @@ class FileProvider(Provider):
     """Reads secrets from local files, checking type, owner, size and permissions first."""
 
     plugin = "file"
+    default_reference = "{platform}_{workspace}"
     options = {
         "path": Option(
             str,

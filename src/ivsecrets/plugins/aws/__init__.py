@@ -63,6 +63,7 @@ class AwsProvider(AwsRotation):
     """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
 
     plugin = "aws"
+    default_reference = "ivsecrets-{workspace}-{platform}"
     options = {
         "region": Option(str, "", "AWS region (else AWS_REGION or the profile's)", '"us-east-1"'),
         "profile": Option(
@@ -71,12 +72,14 @@ class AwsProvider(AwsRotation):
         "endpoint_url": Option(str, "", "another endpoint (else AWS_ENDPOINT_URL)", '"https://…"'),
         "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
         "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
-        "max_attempts": Option(int, 3, "attempts per call, retries included", "3"),
+        "max_attempts": Option(int, 3, "attempts per call, retries included", "3", minimum=1),
         "read_api": Option(
             str,
             "describe-then-get",
-            "how a serving process reads: describe-then-get | get | batch",
+            "how a serving process reads: " + " | ".join(READ_APIS),
             '"describe-then-get"',
+            choices=READ_APIS,
+            what="read API",
         ),
     }
     # botocore logs whole request and response bodies at DEBUG.
@@ -94,15 +97,7 @@ class AwsProvider(AwsRotation):
         self.profile: str | None = self.option("profile") or None
         self.endpoint_url: str | None = self.option("endpoint_url") or None
         self.max_attempts: int = self.option("max_attempts")
-        if self.max_attempts < 1:
-            raise store.error("max_attempts", "must be at least 1", fix="max_attempts = 3")
         self.read_api: str = self.option("read_api")
-        if self.read_api not in READ_APIS:
-            raise store.error(
-                "read_api",
-                f"unknown read API {self.read_api!r}",
-                fix="read_api = " + " | ".join(f'"{name}"' for name in READ_APIS),
-            )
         self._session = session
         self._client = self.lazy_client(self._build_client, injected=client)
         self._batch = True  # False once the credentials proved unable to call the batch API

@@ -1,30 +1,17 @@
 """AWS Secrets Manager's errors, mapped to ivsecrets' by what a caller does about them.
 
-Shared by the ``aws`` store and the rotation Lambda.
+Shared by the ``aws`` store and the rotation Lambda. The codes are in the core's table
+(:mod:`ivsecrets.error_codes`), which the ``aws-agent`` store uses too.
 """
 
 from __future__ import annotations
 
 import re
 
-from ivsecrets.errors import (
-    AccessDeniedError,
-    SecretNotFoundError,
-    StoreError,
-    StoreThrottledError,
-    StoreUnavailableError,
-)
+from ivsecrets.error_codes import aws_failure, store_error_class
+from ivsecrets.errors import StoreError
 
 __all__ = ["client_error_parts", "error_code", "store_error"]
-
-# Error codes by what a caller does about them. DecryptionFailure: the caller may not use the
-# secret's KMS key.
-_DENIED = {
-    *("AccessDeniedException", "AccessDenied", "DecryptionFailure"),
-    *("UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException"),
-    *("SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken"),
-}
-_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
 
 
 def client_error_parts(err: Exception) -> tuple[str, str, int]:
@@ -49,14 +36,4 @@ def error_code(err: Exception) -> str:
 def store_error(code: str, message: str, status: int) -> StoreError:
     """The ivsecrets error for an AWS error code and HTTP status (the rotation Lambda uses it)."""
     text = f"AWS Secrets Manager answered {code or status}" + (f": {message}" if message else "")
-    if code == "ResourceNotFoundException" or (
-        code == "InvalidRequestException" and "delet" in message.lower()
-    ):
-        return SecretNotFoundError(text)
-    if code in _DENIED or status in (401, 403):
-        return AccessDeniedError(text)
-    if code in _THROTTLED or status == 429:
-        return StoreThrottledError(text)
-    if status >= 500 or code in ("InternalServiceError", "ServiceUnavailable"):
-        return StoreUnavailableError(text)
-    return StoreError(text)
+    return store_error_class(aws_failure(code, status, message))(text)

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ivsecrets.environments import Stage
+from ivsecrets.environments import AWS_STAGE_LABELS, Stage
 from ivsecrets.errors import ConcurrentRotationError, RotationError
 from ivsecrets.plugins.aws.errors import client_error_parts, error_code, store_error
 from ivsecrets.provider import Reference, WritableProvider
@@ -29,7 +29,7 @@ __all__ = ["INTERCOM_TAG", "LABELS", "RECORD_LABEL", "AwsRotation", "holder"]
 
 log = logging.getLogger("ivsecrets")
 
-LABELS = {Stage.current: "AWSCURRENT", Stage.previous: "AWSPREVIOUS", Stage.pending: "AWSPENDING"}
+LABELS = AWS_STAGE_LABELS  # importable from here: the rotation Lambda and older code do
 INTERCOM_TAG = "ivsecrets:intercom:"
 RECORD_LABEL = "ivsecrets-rotation"  # the version holding the rotation record (lease, journal)
 
@@ -59,29 +59,7 @@ class AwsRotation(WritableProvider):
                 )
             version, created_at = pending, staged.created_at
         else:
-            token = str(uuid.uuid4())
-            if intercom_secret_id:
-                # The id is recorded before the value: a version never exists without it (a
-                # tag of a version that never came to be is dropped by the next stage).
-                self.client().tag_resource(
-                    SecretId=ref.name,
-                    Tags=[{"Key": INTERCOM_TAG + token, "Value": intercom_secret_id}],
-                )
-                tags[INTERCOM_TAG + token] = intercom_secret_id
-            try:
-                response = self.client().put_secret_value(
-                    SecretId=ref.name,
-                    ClientRequestToken=token,
-                    VersionStages=[LABELS[Stage.pending]],
-                    **self._payload(ref, value),
-                )
-            except Exception as err:
-                code, _, status = client_error_parts(err)
-                if not code:
-                    raise
-                # AWS's validation messages may quote the rejected value: keep the code only.
-                raise store_error(code, "", status) from None
-            version, created_at = response["VersionId"], None
+            version, created_at = self._put_pending(ref, value, None, intercom_secret_id), None
             labels, tags = self._describe(ref)
             if holder(labels, Stage.pending) != version:
                 raise ConcurrentRotationError("another rotation staged a value at the same time")
@@ -101,6 +79,44 @@ class AwsRotation(WritableProvider):
         return VersionInfo(
             version, (Stage.pending,), value.fingerprint, created_at, intercom_secret_id
         )
+
+    def put_pending(
+        self, reference: str, value: SecretValue, *, version: str, intercom_secret_id: str
+    ) -> None:
+        """Store ``value`` as version ``version`` labelled AWSPENDING, its Intercom id recorded
+        first (the rotation Lambda's createSecret, whose version id AWS chose)."""
+        self._write(
+            reference, lambda ref: self._put_pending(ref, value, version, intercom_secret_id)
+        )
+
+    def _put_pending(
+        self,
+        ref: Reference,
+        value: SecretValue,
+        version: str | None,
+        intercom_secret_id: str | None,
+    ) -> str:
+        token = version or str(uuid.uuid4())
+        if intercom_secret_id:
+            # The id is recorded before the value: a version never exists without it (a tag of
+            # a version that never came to be is dropped by the next stage).
+            self.client().tag_resource(
+                SecretId=ref.name, Tags=[{"Key": INTERCOM_TAG + token, "Value": intercom_secret_id}]
+            )
+        try:
+            response = self.client().put_secret_value(
+                SecretId=ref.name,
+                ClientRequestToken=token,
+                VersionStages=[LABELS[Stage.pending]],
+                **self._payload(ref, value),
+            )
+        except Exception as err:
+            code, _, status = client_error_parts(err)
+            if not code:
+                raise
+            # AWS's validation messages may quote the rejected value: keep the code only.
+            raise store_error(code, "", status) from None
+        return response["VersionId"]
 
     def _promote(
         self, ref: Reference, pending_version: str, expected_current_version: str | None

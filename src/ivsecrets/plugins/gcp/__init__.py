@@ -69,6 +69,7 @@ class GcpProvider(GcpRotation):
     """
 
     plugin = "gcp"
+    default_reference = "ivsecrets-{workspace}-{platform}"
     options = {
         "project": Option(
             str, "", "project id (else the credentials' or GOOGLE_CLOUD_PROJECT)", '"my-project"'
@@ -78,7 +79,9 @@ class GcpProvider(GcpRotation):
         ),
         "endpoint": Option(str, "", "another API endpoint", '"127.0.0.1:8085"'),
         "insecure": Option(bool, False, "plaintext gRPC to a local test server", "false"),
-        "timeout": Option(float, 5.0, "seconds per read, retries included", "5"),
+        "timeout": Option(
+            float, 5.0, "seconds per read, retries included", "5", minimum=0, exclusive_minimum=True
+        ),
     }
     sdk_loggers = (_SDK_LOGGER,)
 
@@ -93,8 +96,6 @@ class GcpProvider(GcpRotation):
         self.timeout: float = self.option("timeout")
         if self.insecure and not self.endpoint:
             raise store.error("insecure", "needs an endpoint", fix='endpoint = "127.0.0.1:8085"')
-        if self.timeout <= 0:
-            raise store.error("timeout", "must be a positive number of seconds", fix="timeout = 5")
         self._client = self.lazy_client(self._build_client, injected=client, close=_close)
         self._adc_project: str | None = None
         self._retry: Any = None

@@ -7,11 +7,11 @@ token sent over plain http or to an unverified server is warned about.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ivsecrets.config import is_loopback
 from ivsecrets.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ log = logging.getLogger("ivsecrets")
 def warn_if_unprotected(store: str, url: str, *, verify: bool) -> None:
     """Warn when the token would cross a network unprotected (the caller warns once per store)."""
     parts = urlsplit(url)
-    if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+    if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         log.warning(
             "store '%s': Vault at %s is reached over plain http: its token and the secrets "
             "cross the network unencrypted; use https",
@@ -38,15 +38,6 @@ def warn_if_unprotected(store: str, url: str, *, verify: bool) -> None:
             "on the path can pose as Vault and receive its token; set ca_cert instead",
             store,
         )
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def same_host_only(session: requests.Session) -> requests.Session:
