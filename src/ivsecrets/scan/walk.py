@@ -77,6 +77,18 @@ def _archive_kind(head: bytes) -> str | None:
     return None
 
 
+def _gzipped_tar(handle: IO[bytes]) -> bool:
+    """Whether a gzip stream holds a tar archive (a .tar.gz); ``handle`` is rewound."""
+    try:
+        with gzip.GzipFile(fileobj=handle) as stream:
+            head = stream.read(512)
+    except _READ_ERRORS:
+        return False
+    finally:
+        handle.seek(0)
+    return _archive_kind(head) == "tar"
+
+
 class Scanner:
     """Scans paths for known secrets and suspects. One scanner, one report; not thread-safe."""
 
@@ -240,7 +252,7 @@ class Scanner:
         try:
             if kind == "zip":
                 self._zip(handle, file, depth, member)
-            elif kind == "tar" or (kind == "gzip" and self._is_tar(handle)):
+            elif kind == "tar" or (kind == "gzip" and _gzipped_tar(handle)):
                 self._tar(handle, file, depth, member)
             else:
                 self._gzip(handle, file, depth, member)
@@ -285,17 +297,6 @@ class Scanner:
                         self._read_member(stream, file, prefix + info.filename, depth)
                 except _READ_ERRORS as err:
                     self._skip(shown, f"unreadable ({type(err).__name__})")
-
-    @staticmethod
-    def _is_tar(handle: IO[bytes]) -> bool:
-        try:
-            with gzip.GzipFile(fileobj=handle) as stream:
-                head = stream.read(512)
-        except _READ_ERRORS:
-            return False
-        finally:
-            handle.seek(0)
-        return _archive_kind(head) == "tar"
 
     def _tar(self, handle: IO[bytes], file: str, depth: int, member: str | None) -> None:
         prefix = f"{member}!/" if member else ""
