@@ -198,7 +198,7 @@ def test_the_prekeyed_pads_give_hmac_sha256(length: int) -> None:
     import hashlib
     import hmac
 
-    from ivsecrets.cache import prekeyed_mac
+    from ivsecrets.prekeyed import prekeyed_mac
 
     key = bytes(range(256))[:length]
     mac = prekeyed_mac(key)

@@ -12,7 +12,10 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"api", "cache", "hashing", "provider", "config", "secret", "environments", "errors"}
+CORE = {
+    *("api", "cache", "hashing", "prekeyed", "provider", "config", "secret", "environments"),
+    "errors",
+}
 
 
 @pytest.fixture(scope="module")
