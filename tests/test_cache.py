@@ -12,7 +12,7 @@ from ivsecrets import Secrets, StaleSecretError, user_hash
 from ivsecrets.cache import CacheEvent
 from ivsecrets.config import parse_config
 from ivsecrets.environments import Environment
-from ivsecrets.testing import SECRET_A, SECRET_B, MemoryStore
+from ivsecrets.testing import SECRET_A, SECRET_B, FakeClock, MemoryStore
 
 CONFIG = """
 store = "mem"
@@ -28,11 +28,11 @@ SIX = {
 }
 
 
-def make(store: MemoryStore, **cache: float) -> Secrets:
+def make(store: MemoryStore, clock: FakeClock | None = None, **cache: float) -> Secrets:
     settings = "".join(f"{name} = {value}\n" for name, value in cache.items())
     config = parse_config(CONFIG + "[stores.mem.cache]\n" + settings, "test.toml")
     events: list[CacheEvent] = []
-    secrets = Secrets(config, providers={"mem": store}, on_event=events.append)
+    secrets = Secrets(config, providers={"mem": store}, on_event=events.append, clock=clock)
     secrets.events = events  # type: ignore[attr-defined]
     return secrets
 
@@ -89,21 +89,22 @@ def test_refresh_ahead_means_warm_readers_never_wait(store: MemoryStore) -> None
 def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recovers(
     store: MemoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secrets = make(store, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
+    clock = FakeClock()
+    secrets = make(store, clock, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
     hasher = secrets.hasher("web", "prod")
     expected = hasher.user_hash(user_id="7")
     store.down = True
-    time.sleep(0.2)  # past ttl: stale now
+    clock.advance(0.2)  # past ttl: stale now
     assert hasher.user_hash(user_id="7") == expected
     assert secrets.stats()["mem"]["stale_served"] >= 1
-    time.sleep(1.0)  # past ttl + max_stale
+    clock.advance(1.0)  # past ttl + max_stale
     with pytest.raises(StaleSecretError, match="max_stale") as info:
         hasher.user_hash(user_id="7")
     assert info.value.environment == Environment.of("web", "prod")
     assert "refreshing the secret" in caplog.text and "web/prod" in caplog.text
     assert SIX["web-prod"] not in caplog.text and SIX["web-prod"] not in str(info.value)
     store.down = False
-    time.sleep(0.1)
+    clock.advance(0.1)
     assert hasher.user_hash(user_id="7") == expected  # recovered, same process
     stats = secrets.stats()["mem"]
     secrets.close()
@@ -114,7 +115,8 @@ def test_store_outage_serves_stale_until_max_stale_then_fails_closed_then_recove
 
 def test_cold_failure_is_raised_and_backs_off(store: MemoryStore) -> None:
     store.down = True
-    secrets = make(store, backoff_base=0.2)
+    clock = FakeClock()
+    secrets = make(store, clock, backoff_base=0.2)
     with pytest.raises(Exception, match="unreachable"):
         secrets.hasher("web", "prod").user_hash(user_id="1")
     calls = store.calls
@@ -122,7 +124,7 @@ def test_cold_failure_is_raised_and_backs_off(store: MemoryStore) -> None:
         secrets.hasher("web", "prod").user_hash(user_id="1")
     assert store.calls == calls, "a second cold reader inside the backoff does not call again"
     store.down = False
-    time.sleep(0.25)
+    clock.advance(0.25)  # past the back-off
     assert secrets.hasher("web", "prod").user_hash(user_id="1")
     secrets.close()
 
@@ -157,7 +159,8 @@ def test_stats_count_fetches_and_environments(store: MemoryStore) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_forked_child_hashes_and_refreshes(store: MemoryStore) -> None:
-    secrets = make(store, ttl=0.2, refresh_ahead=0.5, jitter=0.0)
+    clock = FakeClock()
+    secrets = make(store, clock, ttl=0.2, refresh_ahead=0.5, jitter=0.0)
     hasher = secrets.hasher("ios", "test")
     parent_hash = hasher.user_hash(user_id="9")
     resets_before = store.resets
@@ -170,7 +173,7 @@ def test_forked_child_hashes_and_refreshes(store: MemoryStore) -> None:
             store.values["ios-test"] = SECRET_B
             deadline = time.monotonic() + 3
             while time.monotonic() < deadline and hasher.fingerprint != _fp(SECRET_B):
-                time.sleep(0.02)
+                clock.advance(0.02)  # the child's own refresher runs the passes that fall due
             refreshed = hasher.fingerprint == _fp(SECRET_B)
             reset = store.resets > resets_before
             os.write(write_fd, f"{same} {refreshed} {reset}".encode())
@@ -198,7 +201,7 @@ def test_the_prekeyed_pads_give_hmac_sha256(length: int) -> None:
     import hashlib
     import hmac
 
-    from ivsecrets.cache import prekeyed_mac
+    from ivsecrets.prekeyed import prekeyed_mac
 
     key = bytes(range(256))[:length]
     mac = prekeyed_mac(key)

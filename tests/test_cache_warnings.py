@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import pytest
 
@@ -12,7 +11,7 @@ from ivsecrets import Secrets
 from ivsecrets.cli.app import _Prefixed
 from ivsecrets.config import parse_config
 from ivsecrets.errors import StoreError
-from ivsecrets.testing import SECRET_A, MemoryStore
+from ivsecrets.testing import SECRET_A, FakeClock, MemoryStore
 
 CONFIG = """
 store = "mem"
@@ -28,10 +27,11 @@ SIX = {
 }
 
 
-def warm_then_down(**cache: float) -> tuple[Secrets, MemoryStore]:
+def warm_then_down(clock: FakeClock | None = None, **cache: float) -> tuple[Secrets, MemoryStore]:
     store = MemoryStore(SIX)
     settings = "".join(f"{name} = {value}\n" for name, value in cache.items())
-    secrets = Secrets(parse_config(CONFIG + settings, "test.toml"), providers={"mem": store})
+    config = parse_config(CONFIG + settings, "test.toml")
+    secrets = Secrets(config, providers={"mem": store}, clock=clock)
     secrets.hasher("web", "prod").user_hash(user_id="1")  # loads all six in one batch
     store.down = True
     return secrets, store
@@ -60,8 +60,9 @@ def test_a_failed_refresh_warns_once_per_store(caplog: pytest.LogCaptureFixture)
 def test_after_max_stale_the_warning_says_nothing_is_served(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    secrets, _ = warm_then_down(ttl=0.05, max_stale=0.1)
-    time.sleep(0.3)  # past ttl + max_stale
+    clock = FakeClock()
+    secrets, _ = warm_then_down(clock, ttl=0.05, max_stale=0.1)
+    clock.advance(0.3)  # past ttl + max_stale
     try:
         records = refresh_warnings(secrets, caplog)
     finally:

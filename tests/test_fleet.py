@@ -15,18 +15,28 @@ from ivsecrets.config import parse_config
 from ivsecrets.environments import Environment
 from ivsecrets.hashing import user_hash
 from ivsecrets.plugins.aws import AwsProvider
+from ivsecrets.testing import FakeClock
 from ivsecrets.verification import verify
 from tests.servers.aws import AwsSix, aws_boto_session, aws_config_text
 
 IOS_PROD = Environment.of("ios", "prod")
 
 
-def recorded(provider: AwsProvider) -> list[tuple[float, str, dict[str, Any]]]:
+@pytest.fixture
+def clock() -> FakeClock:
+    """The caches' time: the tests move it on instead of sleeping through refresh periods."""
+    return FakeClock()
+
+
+def recorded(
+    provider: AwsProvider, clock: FakeClock | None = None
+) -> list[tuple[float, str, dict[str, Any]]]:
     """(time, operation, parameters) of every API call the provider makes from now on."""
     calls: list[tuple[float, str, dict[str, Any]]] = []
+    now = clock or time.monotonic
 
     def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((time.monotonic(), model.name, dict(params)))
+        calls.append((now(), model.name, dict(params)))
 
     provider.client().meta.events.register("before-parameter-build.secretsmanager.*", hook)
     return calls
@@ -43,23 +53,28 @@ def passes(calls: list[tuple[float, str, dict[str, Any]]], gap: float = 0.15) ->
     return groups
 
 
-def fleet_secrets(aws_six: AwsSix, read_api: str, **cache: float) -> tuple[Secrets, Any]:
+def fleet_secrets(
+    aws_six: AwsSix, read_api: str, clock: FakeClock, **cache: float
+) -> tuple[Secrets, Any]:
     settings = {"ttl": 1.0, "refresh_ahead": 0.5, "jitter": 0.1, **cache}
     text = aws_config_text(
         aws_six.endpoint_url, "".join(f"{k} = {v}\n" for k, v in settings.items())
     ).replace("[stores.aws]\n", f'[stores.aws]\nread_api = "{read_api}"\n')
     config = parse_config(text, "fleet.toml")
     provider = AwsProvider(config.stores["aws"], session=aws_boto_session())
-    return Secrets(config, providers={"aws": provider}), recorded(provider)
+    return Secrets(config, providers={"aws": provider}, clock=clock), recorded(provider, clock)
 
 
-def serve(secrets: Secrets, environments: list[Environment], seconds: float) -> None:
+def serve(
+    secrets: Secrets, environments: list[Environment], seconds: float, clock: FakeClock
+) -> None:
+    """Hash for each environment every 0.01 s of ``clock`` for ``seconds``."""
     hashers = [secrets.hasher(env.platform, env.workspace) for env in environments]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = clock() + seconds
+    while clock() < deadline:
         for hasher in hashers:
             hasher.user_hash(user_id="42")
-        time.sleep(0.01)
+        clock.advance(0.01)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +82,13 @@ def serve(secrets: Secrets, environments: list[Environment], seconds: float) -> 
     [("batch", ["BatchGetSecretValue"]), ("describe-then-get", ["DescribeSecret"] * 6)],
 )
 def test_six_environments_refresh_in_one_pass_per_period(
-    aws_six: AwsSix, read_api: str, per_pass: list[str]
+    aws_six: AwsSix, read_api: str, per_pass: list[str], clock: FakeClock
 ) -> None:
-    secrets, calls = fleet_secrets(aws_six, read_api)
+    secrets, calls = fleet_secrets(aws_six, read_api, clock)
     try:
-        serve(secrets, list(aws_six.secrets), 0.1)  # the cold load
+        serve(secrets, list(aws_six.secrets), 0.1, clock)  # the cold load
         calls.clear()
-        serve(secrets, list(aws_six.secrets), 2.3)  # period: ttl * refresh_ahead = 0.5 s
+        serve(secrets, list(aws_six.secrets), 2.3, clock)  # period: ttl * refresh_ahead = 0.5 s
     finally:
         secrets.close()
     groups = passes(calls)
@@ -93,11 +108,11 @@ def test_six_environments_refresh_in_one_pass_per_period(
     ],
 )
 def test_a_process_that_serves_one_environment_refreshes_one_secret(
-    aws_six: AwsSix, read_api: str, operation: str
+    aws_six: AwsSix, read_api: str, operation: str, clock: FakeClock
 ) -> None:
-    secrets, calls = fleet_secrets(aws_six, read_api)
+    secrets, calls = fleet_secrets(aws_six, read_api, clock)
     try:
-        serve(secrets, [IOS_PROD], 2.3)
+        serve(secrets, [IOS_PROD], 2.3, clock)
         stats = secrets.stats()["aws"]
     finally:
         secrets.close()
@@ -112,13 +127,15 @@ def test_a_process_that_serves_one_environment_refreshes_one_secret(
     assert stats["environments_used"] == 1
 
 
-def test_an_idle_environment_reloads_on_its_next_use(aws_six: AwsSix, aws_client: Any) -> None:
+def test_an_idle_environment_reloads_on_its_next_use(
+    aws_six: AwsSix, aws_client: Any, clock: FakeClock
+) -> None:
     # The batch read loads all six cold environments at once; web/test, never used, is then
     # left out of the refresh passes and, once expired, loaded by its next reader alone.
-    secrets, calls = fleet_secrets(aws_six, "batch", max_stale=30)
+    secrets, calls = fleet_secrets(aws_six, "batch", clock, max_stale=30)
     web = Environment.of("web", "test")
     try:
-        serve(secrets, [IOS_PROD], 1.6)
+        serve(secrets, [IOS_PROD], 1.6, clock)
         assert secrets.stats()["aws"]["environments_used"] == 1
         calls.clear()
         aws_client.put_secret_value(SecretId=aws_six.references[web], SecretString="x" * 40)
@@ -130,8 +147,10 @@ def test_an_idle_environment_reloads_on_its_next_use(aws_six: AwsSix, aws_client
     assert all(ids in ([aws_six.references[web]], [aws_six.references[IOS_PROD]]) for ids in lists)
 
 
-def test_a_per_secret_read_api_loads_only_the_environment_asked_for(aws_six: AwsSix) -> None:
-    secrets, calls = fleet_secrets(aws_six, "describe-then-get")
+def test_a_per_secret_read_api_loads_only_the_environment_asked_for(
+    aws_six: AwsSix, clock: FakeClock
+) -> None:
+    secrets, calls = fleet_secrets(aws_six, "describe-then-get", clock)
     try:
         secrets.hasher("ios", "prod").user_hash(user_id="1")
         stats = secrets.stats()["aws"]
@@ -144,19 +163,17 @@ def test_a_per_secret_read_api_loads_only_the_environment_asked_for(aws_six: Aws
 
 
 def test_describe_then_get_fetches_a_value_only_when_the_version_changed(
-    aws_six: AwsSix, aws_client: Any
+    aws_six: AwsSix, aws_client: Any, clock: FakeClock
 ) -> None:
-    secrets, calls = fleet_secrets(aws_six, "describe-then-get")
+    secrets, calls = fleet_secrets(aws_six, "describe-then-get", clock)
     hasher = secrets.hasher("ios", "prod")
     try:
         hasher.user_hash(user_id="1")
         calls.clear()
         aws_client.put_secret_value(SecretId=aws_six.references[IOS_PROD], SecretString="y" * 40)
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and hasher.user_hash(user_id="1") != user_hash(
-            "y" * 40, "1"
-        ):
-            time.sleep(0.02)
+        deadline = clock() + 3
+        while clock() < deadline and hasher.user_hash(user_id="1") != user_hash("y" * 40, "1"):
+            clock.advance(0.02)
         assert hasher.user_hash(user_id="1") == user_hash("y" * 40, "1")
     finally:
         secrets.close()
@@ -185,8 +202,8 @@ def test_verify_reuses_the_values_it_loaded(aws_seed: Callable[..., str], aws_en
     assert len(calls) <= n + math.ceil(n / 20), {c[1] for c in calls}
 
 
-def test_previous_lookups_are_negatively_cached(aws_six: AwsSix) -> None:
-    secrets, calls = fleet_secrets(aws_six, "describe-then-get", ttl=60)
+def test_previous_lookups_are_negatively_cached(aws_six: AwsSix, clock: FakeClock) -> None:
+    secrets, calls = fleet_secrets(aws_six, "describe-then-get", clock, ttl=60)
     hasher = secrets.hasher("ios", "prod")
     try:
         good = hasher.user_hash(user_id="1")

@@ -19,7 +19,7 @@ from ivsecrets import Secrets
 from ivsecrets.config import Config, load_config, parse_config
 from ivsecrets.hashing import user_hash
 from ivsecrets.provider import load_plugin
-from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C
+from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, FakeClock
 
 RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
 VALUES = {"web_prod": SECRET_A, "ios_prod": SECRET_B, "android_prod": SECRET_C}
@@ -100,17 +100,19 @@ def test_the_file_store_follows_the_kubelets_data_symlink_swap(tmp_path: Path) -
     kubelet.write(VALUES)
     assert os.readlink(tmp_path / "ios_prod") == "..data/ios_prod"
     assert os.readlink(tmp_path / "..data").startswith("..20")
-    secrets = Secrets(config_at("kubernetes", tmp_path, "ttl = 0.4\nrefresh_ahead = 0.5\n"))
+    clock = FakeClock()
+    config = config_at("kubernetes", tmp_path, "ttl = 0.4\nrefresh_ahead = 0.5\n")
+    secrets = Secrets(config, clock=clock)
     hasher = secrets.hasher("ios", "prod")
     try:
         assert hasher.user_hash(user_id="1") == user_hash(SECRET_B, user_id="1")
         rotated = dict(VALUES, ios_prod="ivsK8s_rotated_Zq3k9Lw2Xr7Tn5Vb8Hc1Jd4Mf6Gp0")
         kubelet.write(rotated)
-        # The refresher picks it up on its own...
-        deadline = time.monotonic() + 5
+        # The refresher picks it up on its own (at the passes that fall due as the clock moves)...
+        deadline = clock() + 5
         expected = user_hash(rotated["ios_prod"], user_id="1")
-        while time.monotonic() < deadline and hasher.user_hash(user_id="1") != expected:
-            time.sleep(0.02)
+        while clock() < deadline and hasher.user_hash(user_id="1") != expected:
+            clock.advance(0.02)
         assert hasher.user_hash(user_id="1") == expected
         # ... and an explicit refresh too.
         kubelet.write(VALUES)

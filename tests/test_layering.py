@@ -14,7 +14,7 @@ from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = {
-    *("api", "cache", "hashing", "provider", "config", "secret", "environments"),
+    *("api", "cache", "hashing", "prekeyed", "provider", "config", "secret", "environments"),
     *("error_codes", "errors"),
 }
 

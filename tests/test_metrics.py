@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 import ivsecrets
 from ivsecrets import Secrets, StaleSecretError
 from ivsecrets.config import parse_config
-from ivsecrets.testing import SECRET_B, MemoryStore
+from ivsecrets.testing import SECRET_B, FakeClock, MemoryStore
 
 pytest.importorskip("opentelemetry.sdk.metrics")
 from opentelemetry.sdk.metrics import MeterProvider
@@ -39,7 +38,7 @@ VALUES = {
 }
 
 
-def exercise(secrets: Secrets, store: MemoryStore) -> None:
+def exercise(secrets: Secrets, store: MemoryStore, clock: FakeClock) -> None:
     """A fetch, a rotation, stale serving, a throttled store and failing closed."""
     hasher = secrets.hasher("ios", "prod")
     hasher.user_hash(user_id="1")
@@ -47,9 +46,9 @@ def exercise(secrets: Secrets, store: MemoryStore) -> None:
     secrets.refresh()
     hasher.user_hash(user_id="1")
     store.down = True
-    time.sleep(0.15)
+    clock.advance(0.15)
     hasher.user_hash(user_id="1")  # stale
-    time.sleep(0.35)
+    clock.advance(0.35)
     with pytest.raises(StaleSecretError):
         hasher.user_hash(user_id="1")
 
@@ -68,12 +67,13 @@ def points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 def test_the_documented_metrics_are_reported() -> None:
     reader = InMemoryMetricReader()
     store = MemoryStore(dict(VALUES))
-    secrets = Secrets(parse_config(CONFIG, "m.toml"), providers={"mem": store})
+    clock = FakeClock()
+    secrets = Secrets(parse_config(CONFIG, "m.toml"), providers={"mem": store}, clock=clock)
     seen: list[str] = []
     secrets.caches["mem"].on_event = lambda event: seen.append(event.kind)
     ivsecrets.metrics.instrument(secrets, meter_provider=MeterProvider(metric_readers=[reader]))
     try:
-        exercise(secrets, store)
+        exercise(secrets, store, clock)
         found = points(reader)
     finally:
         secrets.close()
@@ -127,13 +127,16 @@ def test_the_documented_prometheus_client_snippet_counts_events() -> None:
     code = code.replace("from prometheus_client import Counter, Histogram\n", "")
     code = code.replace(
         "ivsecrets.Secrets(on_event=on_event)",
-        "ivsecrets.Secrets(CONFIG, providers=PROVIDERS, on_event=on_event)",
+        "ivsecrets.Secrets(CONFIG, providers=PROVIDERS, on_event=on_event, clock=CLOCK)",
     )
-    namespace.update(Counter=counter, Histogram=histogram, CONFIG=config, PROVIDERS={"mem": store})
+    clock = FakeClock()
+    namespace.update(
+        Counter=counter, Histogram=histogram, CONFIG=config, PROVIDERS={"mem": store}, CLOCK=clock
+    )
     exec(compile(code, str(DOC), "exec"), namespace)
     secrets = namespace["secrets"]
     try:
-        exercise(secrets, store)
+        exercise(secrets, store, clock)
     finally:
         ivsecrets.configure(None)
     assert registry.get_sample_value(

@@ -8,6 +8,7 @@ clients or metrics hook builds a ``Secrets`` itself.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,7 +66,9 @@ class Secrets:
     """Providers, caches and hashers for every environment of one configuration.
 
     ``providers`` maps store names to ready Provider instances (for injected clients); stores not
-    in it are built from their plugin. Thread-safe. Call ``close()`` to stop refresher threads.
+    in it are built from their plugin. ``clock`` (tests) replaces ``time.monotonic`` in every
+    cache (see :class:`~ivsecrets.testing.FakeClock`). Thread-safe. Call ``close()`` to stop
+    refresher threads.
     """
 
     def __init__(
@@ -74,19 +77,21 @@ class Secrets:
         *,
         providers: Mapping[str, Provider] | None = None,
         on_event: Callable[[CacheEvent], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config if config is not None else load_config()
         given = dict(providers or {})
         self.providers: dict[str, Provider] = {}
         self.caches: dict[str, SecretCache] = {}
         grouped = self.config.by_store()
+        now = clock if clock is not None else time.monotonic
         for name, store in self.config.stores.items():
             references = grouped.get(name, {})
             if not references and name not in given:
                 continue
             provider = given.pop(name, None) or _plugin_of(store)(store)
             self.providers[name] = provider
-            self.caches[name] = SecretCache(provider, references, store.cache, on_event)
+            self.caches[name] = SecretCache(provider, references, store.cache, on_event, clock=now)
         # Keyed by the canonical (platform, workspace) strings only, so it never holds more
         # entries than the configuration has environments, however callers spell them.
         self._hashers: dict[tuple[str, str], Hasher] = {}

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.api import Secrets, default_secrets
@@ -156,10 +155,10 @@ class CacheMetrics:
     def _ages(self, options: Any) -> Iterable[Any]:
         from opentelemetry.metrics import Observation
 
-        now = monotonic()
         with self._lock:
             caches = list(self._caches)
         for cache in caches:
+            now = cache.clock()  # the clock its snapshots' times were read from
             for env, slot in cache.slots.items():
                 keys = slot.keys
                 if keys.secret is None or slot.idle:

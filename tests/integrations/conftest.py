@@ -3,7 +3,6 @@ store that can be broken, and a scan of every response for secret values."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 import ivsecrets
 from ivsecrets import Secrets
 from ivsecrets.config import parse_config
-from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, MemoryStore
+from ivsecrets.testing import SECRET_A, SECRET_B, SECRET_C, FakeClock, MemoryStore
 
 # The Django test app imports models, which needs configured settings: not a doctest module.
 collect_ignore = ["django_app.py"]
@@ -65,8 +64,11 @@ class FlakyStore:
 
     def __init__(self) -> None:
         self.store = MemoryStore({f"{p}-test": s for p, s in PLATFORM_SECRETS.items()})
+        self.clock = FakeClock()
         self.secrets = Secrets(
-            parse_config(FLAKY_CONFIG, "flaky.toml"), providers={"mem": self.store}
+            parse_config(FLAKY_CONFIG, "flaky.toml"),
+            providers={"mem": self.store},
+            clock=self.clock,
         )
         ivsecrets.configure(self.secrets)
         for platform in PLATFORM_SECRETS:  # load once, so what follows is a real outage
@@ -74,7 +76,7 @@ class FlakyStore:
 
     def break_past_max_stale(self) -> None:
         self.store.down = True
-        time.sleep(0.45)  # ttl + max_stale + margin
+        self.clock.advance(0.45)  # ttl + max_stale + margin
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from ivsecrets.testing import (
     SECRET_B,
     SECRET_C,
     Denial,
+    FakeClock,
     Outage,
     ProviderFactory,
     RemoteProviderContract,
@@ -440,14 +441,15 @@ def test_sealed_vault_serves_stale_and_recovers_after_unseal(
 ) -> None:
     six = make_six(private_bao_server, monkeypatch, cache={"ttl": 0.2, "max_stale": 30})
     provider = VaultProvider(six.config.stores["vault"])
-    with closing(Secrets(six.config, providers={"vault": provider})) as secrets:
+    clock = FakeClock()
+    with closing(Secrets(six.config, providers={"vault": provider}, clock=clock)) as secrets:
         hasher = secrets.hasher("ios", "prod")
         good = expected_hash(six.secrets[IOS_PROD])
         assert hasher.user_hash(user_id="42") == good
         with private_bao_server.sealed():
             with pytest.raises(StoreUnavailableError, match="sealed"):
                 provider.load(IOS_PROD, six.path(IOS_PROD))
-            time.sleep(0.3)  # past the ttl: served stale
+            clock.advance(0.3)  # past the ttl: served stale
             assert hasher.user_hash(user_id="42") == good
         secrets.refresh()  # the data survived the outage, and the token too
         assert provider.load(IOS_PROD, six.path(IOS_PROD)).fingerprint == hasher.fingerprint
