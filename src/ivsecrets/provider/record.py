@@ -47,6 +47,9 @@ class RotationRecord:
     journal: tuple[JournalEntry, ...] = ()
     since: Mapping[str, datetime] = field(default_factory=dict)
     demoted: Mapping[str, datetime] = field(default_factory=dict)
+    #: The Intercom secret id of versions a promote replaced, as known when it started: what
+    #: ``finish`` deletes even once the store no longer holds the version (Vault max_versions).
+    intercom: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         def times(m: Mapping[str, datetime]) -> dict[str, str]:
@@ -70,6 +73,7 @@ class RotationRecord:
                 ],
                 "since": times(self.since),
                 "demoted": times(self.demoted),
+                "intercom": dict(self.intercom),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -99,11 +103,12 @@ class RotationRecord:
             )
             since = {k: _aware(datetime.fromisoformat(v)) for k, v in doc["since"].items()}
             demoted = {k: _aware(datetime.fromisoformat(v)) for k, v in doc["demoted"].items()}
+            intercom = {str(k): str(v) for k, v in doc.get("intercom", {}).items()}
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise StoreError(
                 f"the rotation record kept beside the secret is unreadable ({type(err).__name__})"
             ) from None
-        return cls(lease, journal, since, demoted)
+        return cls(lease, journal, since, demoted, intercom)
 
 
 def _aware(moment: datetime) -> datetime:

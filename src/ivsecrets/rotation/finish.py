@@ -4,13 +4,15 @@ again while its Intercom secret is live) and ``abort`` (discard a staged rotatio
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ivsecrets.errors import ConfigError, RotationError
-from ivsecrets.provider import JournalEntry
+from ivsecrets.provider import JournalEntry, RotationRecord
 from ivsecrets.rotation.run import Run
-from ivsecrets.rotation.state import RotationResult
+from ivsecrets.rotation.state import RotationResult, RotationState
 from ivsecrets.secret import VersionInfo
 
 if TYPE_CHECKING:
@@ -18,11 +20,16 @@ if TYPE_CHECKING:
 
 __all__ = ["abort", "finish", "rollback"]
 
+log = logging.getLogger("ivsecrets")
+
 
 def finish(rotator: Rotator, run: Run, grace: float | None, now: datetime | None) -> RotationResult:
     provider = run.store
     env = run.environment
     state = rotator.state(env.platform, env.workspace)
+    if state.current is not None and state.pending is not None and state.half_promoted:
+        run.complete_promote(state.pending, state.current, state.previous)
+        state = rotator.state(env.platform, env.workspace)
     result = RotationResult(
         env, "finished", fingerprint=state.current.fingerprint if state.current else None
     )
@@ -31,48 +38,110 @@ def finish(rotator: Rotator, run: Run, grace: float | None, now: datetime | None
             f"a rotation of {env} is staged but not promoted; run "
             "'ivsecrets rotate' again to promote it first"
         )
+    record = provider.read_record(run.reference)[0]
     previous = state.previous
-    if previous is None:
+    pruned = _pruned(record, state) if previous is None else {}
+    if previous is None and not pruned:
         result.action = "nothing-to-finish"
         result.notes.append("no previous version is still accepted")
         return result
-    grace = rotator.grace_period(env.platform, env.workspace) if grace is None else grace
-    since = state.current.current_since if state.current is not None else None
-    if grace > 0:
-        if since is None:
-            raise RotationError(
-                f"the store has no record of when {env}'s current secret became current, "
-                "so the grace period cannot be measured; once every backend has refreshed "
-                "(cache TTL + max_stale after the change), pass --grace 0"
-            )
-        waited = ((now or rotator.now()) - since).total_seconds()
-        if waited < grace:
-            raise RotationError(
-                f"the grace period is not over: {grace - waited:.0f} s left of {grace:.0f} s "
-                f"(cache TTL + max_stale, from {since.isoformat(timespec='seconds')}, when "
-                "the current secret became current); processes may still sign with the "
-                "previous secret. Wait, or pass --grace SECONDS if every backend has "
-                "refreshed"
-            )
+    _check_grace(rotator, state, grace, now)
+    if previous is None:
+        # The store no longer holds the replaced version (Vault's max_versions, say), but the
+        # rotation record names its Intercom secret: nothing serves it, so it goes.
+        for version, secret_id in pruned.items():
+            _delete_at_intercom(rotator, run, version, secret_id, result)
+        return result
     result.previous_fingerprint = previous.fingerprint
-    intercom_id = previous.intercom_secret_id
-    run.step("deleting")
-    if intercom_id and intercom_id != _intercom_id(state.current):
-        client = rotator.intercom(env.workspace)
-        deleted = client.delete(intercom_id, missing_ok=True)
-        result.intercom_secret_id = intercom_id
-        result.notes.append(
-            f"deleted Intercom secret {intercom_id}"
-            if deleted
-            else f"Intercom secret {intercom_id} was already deleted"
-        )
-    rotator.checkpoint("intercom-deleted")
+    intercom_id = previous.intercom_secret_id or record.intercom.get(previous.version or "")
+    if intercom_id == _intercom_id(state.current):
+        intercom_id = None  # never the current secret's
+    # Retired in the store first, compare-and-set: a rollback by another operator since the
+    # state was read makes this fail, and once retired no version serves the secret, so the
+    # Intercom delete below can never remove a secret the store serves. The delete is
+    # journaled first: a run that dies in between leaves it to the next holder of the lease.
+    entry = JournalEntry(run.id, "", intercom_id) if intercom_id else None
+    if entry is not None:
+        run.journal(entry, step="retiring")
+    else:
+        run.step("retiring")
     assert previous.version is not None
-    run.step("retiring")
     provider.retire_previous(run.reference, expected_previous_version=previous.version)
     rotator.checkpoint("retired")
     result.notes.append(f"retired the previous version ({previous.fingerprint})")
+    if entry is None or intercom_id is None:
+        result.notes.append(
+            f"the replaced secret ({previous.fingerprint}) was NOT deleted at Intercom: no "
+            "store version or configuration names its Intercom secret id. Delete it in "
+            "Intercom's settings, or set intercom_secret_id for the environment before a "
+            "rotation"
+        )
+        log.warning("ivsecrets: %s: %s", env, result.notes[-1])
+        return result
+    _delete_at_intercom(rotator, run, previous.version, intercom_id, result, entry)
     return result
+
+
+def _check_grace(
+    rotator: Rotator, state: RotationState, grace: float | None, now: datetime | None
+) -> None:
+    """RotationError while processes may still sign with the replaced secret: the grace period
+    (cache TTL + max_stale by default) from when the current version became current."""
+    env = state.environment
+    grace = rotator.grace_period(env.platform, env.workspace) if grace is None else grace
+    if grace <= 0:
+        return
+    since = state.current.current_since if state.current is not None else None
+    if since is None:
+        raise RotationError(
+            f"the store has no record of when {env}'s current secret became current, "
+            "so the grace period cannot be measured; once every backend has refreshed "
+            "(cache TTL + max_stale after the change), pass --grace 0"
+        )
+    waited = ((now or rotator.now()) - since).total_seconds()
+    if waited < grace:
+        raise RotationError(
+            f"the grace period is not over: {grace - waited:.0f} s left of {grace:.0f} s "
+            f"(cache TTL + max_stale, from {since.isoformat(timespec='seconds')}, when "
+            "the current secret became current); processes may still sign with the "
+            "previous secret. Wait, or pass --grace SECONDS if every backend has "
+            "refreshed"
+        )
+
+
+def _pruned(record: RotationRecord, state: RotationState) -> dict[str, str]:
+    """Replaced versions the record names an Intercom secret for and the store no longer
+    holds, nor serves under another version id."""
+    held = {v.version for v in (state.current, state.previous, state.pending) if v is not None}
+    served = {_intercom_id(state.current), _intercom_id(state.previous)}
+    return {v: i for v, i in record.intercom.items() if v not in held and i not in served}
+
+
+def _delete_at_intercom(
+    rotator: Rotator,
+    run: Run,
+    version: str,
+    intercom_id: str,
+    result: RotationResult,
+    entry: JournalEntry | None = None,
+) -> None:
+    """Delete the Intercom secret of a replaced ``version`` (journaled unless ``entry`` is),
+    the lease checked again right before, then forget it in the record."""
+    if entry is None:
+        entry = JournalEntry(run.id, "", intercom_id)
+        run.journal(entry, step="deleting")
+    else:
+        run.step("deleting")
+    deleted = rotator.intercom(run.environment.workspace).delete(intercom_id, missing_ok=True)
+    result.intercom_secret_id = intercom_id
+    result.notes.append(
+        f"deleted Intercom secret {intercom_id}"
+        if deleted
+        else f"Intercom secret {intercom_id} was already deleted"
+    )
+    run.forget(entry)
+    run.change(lambda r: replace(r, intercom={k: v for k, v in r.intercom.items() if k != version}))
+    rotator.checkpoint("intercom-deleted")
 
 
 def rollback(rotator: Rotator, run: Run, force: bool) -> RotationResult:
@@ -131,11 +200,25 @@ def abort(rotator: Rotator, run: Run) -> RotationResult:
         fingerprint=state.current.fingerprint if state.current else None,
     )
     pending = state.pending
+    if run.completed is not None:
+        result.action = "completed-promote"
+        result.notes.append(_completed_note(run))
+        return result
     if pending is None:
         result.action = "nothing-to-abort"
         return result
+    if state.current is not None and state.half_promoted:
+        # The staged secret is served already (a promote stopped between its writes):
+        # discarding it now would delete a live secret at Intercom. Complete it instead.
+        run.complete_promote(pending, state.current, state.previous)
+        result.action = "completed-promote"
+        result.notes.append(_completed_note(run))
+        return result
     assert pending.version is not None
     intercom_id = pending.intercom_secret_id
+    served = {_intercom_id(state.current), _intercom_id(state.previous)}
+    if intercom_id in served:
+        intercom_id = None  # never delete a secret a store version serves
     entry = JournalEntry(run.id, "", intercom_id) if intercom_id else None
     # Journaled first: once discarded, nothing else references the Intercom secret.
     if entry is not None:
@@ -146,10 +229,21 @@ def abort(rotator: Rotator, run: Run) -> RotationResult:
     provider.discard_pending(run.reference, pending_version=pending.version)
     rotator.checkpoint("discarded")
     if intercom_id and entry is not None:
+        run.step("deleting")  # the lease checked again right before the Intercom side effect
         rotator.intercom(run.environment.workspace).delete(intercom_id, missing_ok=True)
         result.notes.append(f"deleted Intercom secret {intercom_id}")
         run.forget(entry)
     return result
+
+
+def _completed_note(run: Run) -> str:
+    assert run.completed is not None
+    current, previous = run.completed
+    return (
+        f"an interrupted run had started promoting {current.fingerprint}, which is served "
+        f"already: completed that promote instead of discarding it"
+        + (f" (previous: {previous.fingerprint})" if previous is not None else "")
+    )
 
 
 def _intercom_id(info: VersionInfo | None) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ivsecrets.environments import Environment, Stage
@@ -22,7 +24,7 @@ from ivsecrets.intercom import (
     create_intercom_secret,
     intercom_secret_name,
 )
-from ivsecrets.provider import JournalEntry
+from ivsecrets.provider import JournalEntry, RotationRecord
 from ivsecrets.rotation.run import Run
 from ivsecrets.rotation.state import (
     STAGE_ATTEMPTS,
@@ -49,6 +51,11 @@ def rotate(
         check_secret_shape(new_value)  # the operator's input first: nothing else matters
     state = rotator.state(env.platform, env.workspace)
     result = RotationResult(env, "rotated")
+    if run.completed is None and state.current is not None and state.half_promoted:
+        assert state.pending is not None
+        run.complete_promote(state.pending, state.current, state.previous)
+    if run.completed is not None:
+        return _completed(run, new_value)
     if state.pending is not None:
         staged = state.pending
         pending = provider.load(env, run.reference, Stage.pending)
@@ -77,7 +84,7 @@ def rotate(
     rotator.checkpoint("checked")
     expected = state.current.version if state.current is not None else None
     assert staged.version is not None
-    run.step("promoting")
+    run.step("promoting", _known_intercom_id(rotator, run, state.current, staged))
     provider.promote(
         run.reference, pending_version=staged.version, expected_current_version=expected
     )
@@ -295,3 +302,43 @@ def _check_pending(rotator: Rotator, run: Run, staged: VersionInfo) -> None:
                 "every hash made with it would fail; discard it with "
                 "'ivsecrets rotate --abort' and rotate again"
             )
+
+
+def _completed(run: Run, new_value: SecretValue | None) -> RotationResult:
+    """The result of a rotate that found an interrupted promote and completed it."""
+    assert run.completed is not None
+    current, previous = run.completed
+    if new_value is not None and new_value.fingerprint != current.fingerprint:
+        raise ConcurrentRotationError(
+            f"an interrupted rotation of {run.environment} to {current.fingerprint} was served "
+            "already and has been completed; its previous secret is in its grace period. "
+            "Finish that rotation first ('ivsecrets finish'), then rotate again"
+        )
+    result = RotationResult(run.environment, "resumed", fingerprint=current.fingerprint)
+    result.previous_fingerprint = previous.fingerprint if previous is not None else None
+    result.intercom_secret_id = current.intercom_secret_id
+    result.notes.append(
+        f"completed the promote to {current.fingerprint} an interrupted run had started"
+    )
+    return result
+
+
+def _known_intercom_id(
+    rotator: Rotator, run: Run, current: VersionInfo | None, staged: VersionInfo
+) -> Callable[[RotationRecord], RotationRecord] | None:
+    """Record, before the promote, the Intercom id of the version it replaces: the store's, or
+    the configured ``intercom_secret_id`` of a store adopted with its secret already live at
+    Intercom (the id no version records). ``finish`` deletes that secret at Intercom.
+
+    The configured id is trusted only when the new secret's own id is known and differs: an
+    operator who created the new secret by hand may have configured *its* id already."""
+    if current is None or not current.version:
+        return None
+    configured = rotator.config.environments[run.environment].intercom_secret_id
+    new_id = staged.intercom_secret_id
+    trusted = configured if new_id and configured and configured != new_id else None
+    known = current.intercom_secret_id or trusted
+    if not known:
+        return None
+    version = current.version
+    return lambda r: replace(r, intercom={**r.intercom, version: known})

@@ -28,6 +28,7 @@ from ivsecrets.errors import ConcurrentRotationError, ConfigError, StoreError
 from ivsecrets.intercom import IntercomClient, delete_intercom_orphans
 from ivsecrets.provider import JournalEntry, Lease, RotationRecord, WritableProvider
 from ivsecrets.rotation.lease import acquire_lease, release_lease, update_record
+from ivsecrets.rotation.state import is_half_promoted
 from ivsecrets.secret import VersionInfo
 
 __all__ = ["LEASE_SECONDS", "Run", "leased", "new_run_id"]
@@ -59,6 +60,9 @@ class Run:
     clock: Callable[[], datetime] = field(default=_utc_now)
     #: The lease of a dead run this run took over, if any.
     taken: Lease | None = None
+    #: A promote a dead run left half-done that this run completed: (what is now current, what
+    #: it replaced).
+    completed: tuple[VersionInfo, VersionInfo | None] | None = None
 
     def change(self, change: Callable[[RotationRecord], RotationRecord]) -> RotationRecord:
         """Change the record while this run holds the lease (ConcurrentRotationError if not)."""
@@ -120,8 +124,13 @@ class Run:
         if not others and taken is None:
             return
         found = versions()
-        current = _at(found, Stage.current)
-        if (
+        current, pending = _at(found, Stage.current), _at(found, Stage.pending)
+        if current is not None and pending is not None and is_half_promoted(current, pending):
+            # A dead run stopped between the store writes of its promote: the new secret is
+            # served already, so complete it (never discard it: its Intercom secret is live).
+            self.complete_promote(pending, current, _at(found, Stage.previous))
+            found = versions()
+        elif (
             taken is not None
             and taken.step in ("promoting", "rolling-back")
             and current is not None
@@ -149,6 +158,26 @@ class Run:
                 return
             delete_intercom_orphans(client, self.environment, journaled, recorded)
         self.forget(*others)
+
+    def complete_promote(
+        self, pending: VersionInfo, current: VersionInfo, previous: VersionInfo | None
+    ) -> None:
+        """Finish a promote that stopped between its store writes (``pending`` is already served
+        as ``current``), record when, and remember it in :attr:`completed`."""
+        assert pending.version is not None
+        self.step("promoting")
+        self.store.promote(
+            self.reference,
+            pending_version=pending.version,
+            expected_current_version=current.version,
+        )
+        log.warning(
+            "ivsecrets: completed the promote of %s to %s that an interrupted run had started",
+            self.environment,
+            current.fingerprint,
+        )
+        self.record_current(current.version or "", previous.version if previous else None)
+        self.completed = (current, previous)
 
     # -- promotion times ------------------------------------------------------------------------
 

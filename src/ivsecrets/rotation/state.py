@@ -14,7 +14,13 @@ from ivsecrets.secret import SecretValue, VersionInfo, shape_problem
 if TYPE_CHECKING:
     from ivsecrets.intercom import IntercomClient
 
-__all__ = ["STAGE_ATTEMPTS", "IntercomFactory", "RotationResult", "RotationState"]
+__all__ = [
+    "STAGE_ATTEMPTS",
+    "IntercomFactory",
+    "RotationResult",
+    "RotationState",
+    "is_half_promoted",
+]
 
 #: Attempts at staging the new secret before a rotation gives up (the current one keeps serving).
 STAGE_ATTEMPTS = 3
@@ -31,6 +37,20 @@ class RotationState:
     current: VersionInfo | None
     previous: VersionInfo | None
     pending: VersionInfo | None
+
+    @property
+    def half_promoted(self) -> bool:
+        """The pending version is already served as current: a promote stopped between its
+        store writes (AWS: AWSCURRENT moved, AWSPENDING not yet removed; Vault: the value
+        written, its metadata or the pending version not yet)."""
+        return is_half_promoted(self.current, self.pending)
+
+
+def is_half_promoted(current: VersionInfo | None, pending: VersionInfo | None) -> bool:
+    """Whether ``pending`` is already served as ``current`` (see RotationState.half_promoted)."""
+    if current is None or pending is None:
+        return False
+    return pending.version == current.version or pending.fingerprint == current.fingerprint
 
 
 @dataclass

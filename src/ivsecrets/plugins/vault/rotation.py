@@ -121,7 +121,15 @@ class VaultRotation(WritableProvider):
         head = self._head(path, field)
         staged = self._maybe(path + PENDING, number)
         current = str(head.number) if head else None
-        if current == expected_current_version:
+        # "The path already holds the staged value" comes first: a run that died after writing
+        # the value left it as the latest version, and writing it again would make the new
+        # secret its own previous (and lose the real one).
+        if head is not None and _promoted(head, staged, field, pending_version):
+            if head.meta.get("ivsecrets_current_version") != current:  # the first run died here
+                # The value was written with cas=<the version before>: that one it replaced.
+                previous, intercom = str(head.number - 1), _intercom(staged)
+                self._record(path, head.meta, head.number, previous, pending_version, intercom)
+        elif current == expected_current_version:
             if staged is None:
                 raise RotationError(f"{pending_version} no longer exists (discarded?)")
             value = secret_field(staged.data, field)
@@ -130,10 +138,6 @@ class VaultRotation(WritableProvider):
                 raise ConcurrentRotationError("the current version changed during the promote")
             meta = head.meta if head else {}
             self._record(path, meta, written.number, current, pending_version, _intercom(staged))
-        elif head is not None and _promoted(head, staged, field, pending_version):
-            if head.meta.get("ivsecrets_current_version") != current:  # the first run died here
-                previous, intercom = str(head.number - 1), _intercom(staged)
-                self._record(path, head.meta, head.number, previous, pending_version, intercom)
         else:
             raise ConcurrentRotationError(f"current is {current}, not {expected_current_version}")
         self._destroy_pending(path, number)
@@ -173,7 +177,7 @@ class VaultRotation(WritableProvider):
         if str(number) != expected_previous_version:
             raise ConcurrentRotationError(f"previous is {number}, not {expected_previous_version}")
         retired = {**head.meta, "ivsecrets_retired_version": str(number), **_stamp()}
-        self._kv("update_metadata", path, custom_metadata=retired)
+        self._set_custom_metadata(path, retired)
 
     def _discard_pending(self, ref: Reference, pending_version: str) -> None:
         path, _ = self._rotatable(ref)
@@ -258,7 +262,15 @@ class VaultRotation(WritableProvider):
             state["ivsecrets_previous_version"] = previous
         if intercom:
             state[meta_key("intercom", current)] = intercom
-        self._kv("update_metadata", path, custom_metadata=state)
+        self._set_custom_metadata(path, state)
+
+    def _set_custom_metadata(self, path: str, custom: dict[str, str]) -> None:
+        """Replace the path's custom_metadata, keeping the operator's other settings: hvac's
+        ``update_metadata`` always sends ``delete_version_after`` (``"0s"`` unless given),
+        which would reset it; ``max_versions`` and ``cas_required`` are left out, so kept."""
+        settings = self._kv("read_secret_metadata", path)["data"]
+        keep = settings.get("delete_version_after") or "0s"
+        self._kv("update_metadata", path, custom_metadata=custom, delete_version_after=keep)
 
     def _destroy_pending(self, path: str, number: int) -> None:
         try:
