@@ -78,7 +78,18 @@ FAULT = st.one_of(
     st.none(),
     st.tuples(st.integers(1, 25), st.sampled_from(["before", "after", "death"])),
     st.tuples(st.integers(1, 12), st.sampled_from(["before", "after", "death"])),
+    # Killed right after its n-th store or Intercom write was answered: inside a step that
+    # makes several writes (a promote, a finish), not only between steps.
+    st.tuples(st.integers(1, 10), st.just("after-write")),
 )
+# An operator's clock: right, or 400 s ahead or behind (issue 19 item 3: a lease's expiry, and the
+# grace period, written on one machine's clock and judged on another's). Judging both by the
+# store's clock is not built yet, and a skewed operator can still delete a secret inside its grace
+# period: IVSECRETS_SOAK_SKEW=1 runs the model with skewed operators to show it; without it every
+# operator's clock is right.
+MAX_SKEW = 400.0
+SKEWED = os.environ.get("IVSECRETS_SOAK_SKEW", "") not in ("", "0")
+SKEW = st.sampled_from([0.0, 0.0, MAX_SKEW, -MAX_SKEW] if SKEWED else [0.0])
 COMMANDS = ["rotate-intercom", "rotate-file", "finish", "finish-now", "abort", "rollback"]
 
 
@@ -167,7 +178,7 @@ def test_rotation_model(
         def new_value(self) -> SecretValue:
             return SecretValue(f"model-{next(_names):06d}-{next(self.values):04d}-" + "x" * 24)
 
-        def rotator(self, faults: Faults) -> Rotator:
+        def rotator(self, faults: Faults, skew: float = 0.0) -> Rotator:
             secrets = Secrets(self.config, providers={store: build(self.config, faults)})
             self.closers.append(secrets.close)
 
@@ -179,19 +190,26 @@ def test_rotation_model(
                     transport=intercom_transport(faults),
                 )
 
+            def clock() -> datetime:
+                return self.now() + timedelta(seconds=skew)
+
             return Rotator(
-                self.config, secrets=secrets, intercom=intercom, retry_delay=0.0, clock=self.now
+                self.config, secrets=secrets, intercom=intercom, retry_delay=0.0, clock=clock
             )
 
         def faults(self, fault: tuple[int, str] | None) -> Faults:
             faults = Faults()
-            if fault is not None:
+            if fault is not None and fault[1] == "after-write":
+                faults.after_write(fault[0])
+            elif fault is not None:
                 faults.at_call(*fault)
             return faults
 
-        def command(self, name: str, faults: Faults) -> str:
-            """Run one command as one process; its outcome (an action, or the error's kind)."""
-            rotator = self.rotator(faults)
+        def command(self, name: str, faults: Faults, skew: float = 0.0) -> str:
+            """Run one command as one process whose clock is ``skew`` seconds off; its outcome
+            (an action, or the error's kind)."""
+            rotator = self.rotator(faults, skew)
+            before = self.state()
             try:
                 if name == "rotate-intercom":
                     result = rotator.rotate("ios", "prod", from_intercom=True)
@@ -214,6 +232,11 @@ def test_rotation_model(
             if name == "finish-now" and outcome == "finished":
                 # --grace 0 is the operator's word that no backend signs with it any more.
                 self.demoted.clear()
+            replaced = before.previous
+            if outcome == "finished" and replaced is not None and replaced.intercom_secret_id:
+                # The previous secret is deleted at Intercom by finish.
+                gone = intercom_api.state.get(replaced.intercom_secret_id)
+                assert gone is None or gone.deleted_at is not None, "finish left it live"
             for kind, _label in faults.fired:
                 figures.faults[kind] += 1
             figures.outcomes[f"{name}: {outcome}"] += 1
@@ -224,27 +247,36 @@ def test_rotation_model(
 
         # -- rules -----------------------------------------------------------------------------
 
-        @rule(name=st.sampled_from(COMMANDS), fault=FAULT, later=st.booleans())
-        def run(self, name: str, fault: tuple[int, str] | None, later: bool) -> None:
+        @rule(name=st.sampled_from(COMMANDS), fault=FAULT, later=st.booleans(), skew=SKEW)
+        def run(self, name: str, fault: tuple[int, str] | None, later: bool, skew: float) -> None:
             if later:  # long enough after the last command for its lease and grace to be over
                 self.skew += LEASE_SECONDS + GRACE
-            self.command(name, self.faults(fault))
+            self.command(name, self.faults(fault), skew)
 
         @rule(
             first=st.sampled_from(COMMANDS),
             second=st.sampled_from(COMMANDS),
             at=st.integers(1, 30),
+            paused=st.booleans(),
+            skew=SKEW,
         )
-        def race(self, first: str, second: str, at: int) -> None:
-            """The second command runs entirely inside the first one's ``at``-th call."""
+        def race(self, first: str, second: str, at: int, paused: bool, skew: float) -> None:
+            """The second command runs entirely inside the first one's ``at``-th call, from an
+            operator whose clock is ``skew`` off; ``paused``: the first one's machine sleeps
+            there past its lease (a laptop lid closed mid-command), then goes on."""
             acted = {"rotated", "resumed", "finished", "aborted", "rolled-back"}
             faults = Faults()
             faults.at_call(at, "hook")
 
             def meanwhile() -> None:
+                if paused:
+                    self.skew += LEASE_SECONDS + 1
                 held = self.rotator(Faults()).record("ios", "prod").lease
-                outcome = self.command(second, Faults())
-                if held is not None and not held.expired(self.now()):
+                outcome = self.command(second, Faults(), skew)
+                # Exclusivity is judged on the right clock; a skewed operator's takeover of a
+                # live lease is the known gap of issue 19 item 3 (the store's clock), which the
+                # invariants below must survive.
+                if skew == 0 and held is not None and not held.expired(self.now()):
                     # At most one run holds the lease, and only the holder acts.
                     assert outcome not in acted, (
                         f"{second} acted ({outcome}) while run {held.run} ({first}) held the lease"
@@ -255,7 +287,8 @@ def test_rotation_model(
 
         @rule()
         def expire(self) -> None:
-            self.skew += LEASE_SECONDS + 1
+            # Past any lease, also one a fast clock wrote (its expiry is that far ahead).
+            self.skew += LEASE_SECONDS + MAX_SKEW + 1
 
         @rule(seconds=st.sampled_from([5.0, 60.0, GRACE + 1]))
         def wait(self, seconds: float) -> None:
@@ -264,7 +297,7 @@ def test_rotation_model(
         @rule()
         def settle(self) -> None:
             """After the dead runs' leases expire, a re-run leaves no unreferenced secret."""
-            self.skew += LEASE_SECONDS + 1
+            self.skew += LEASE_SECONDS + MAX_SKEW + 1
             self.rotator(Faults()).settle("ios", "prod")
             state = self.state()
             referenced = {
@@ -287,8 +320,12 @@ def test_rotation_model(
                 stored = list(intercom_api.state.secrets.values())
             deleted = {fingerprint(s.secret): s for s in stored if s.deleted_at is not None}
             live_ids = {s.id for s in stored if s.deleted_at is None}
-            # The current secret is live at Intercom whenever it came from Intercom.
-            assert current.fingerprint not in deleted, "the store serves a deleted secret"
+            # No secret any store version serves (current or previous) is deleted at Intercom.
+            for served in (state.current, state.previous):
+                if served is not None:
+                    assert served.fingerprint not in deleted, (
+                        f"the store serves {served.fingerprint}, deleted at Intercom"
+                    )
             if current.intercom_secret_id:
                 assert current.intercom_secret_id in live_ids
             # At most one run holds the lease (one record, one holder) and it is a real run.
@@ -302,7 +339,10 @@ def test_rotation_model(
             assert self.hasher.verify(made, user_id="7")
             # The previous secret is not deleted within the grace from its demotion.
             if current.fingerprint != self.current:
-                self.demoted[self.current] = self.now()
+                # Demoted when the new one became current (a paused race may have moved the
+                # time on since), as the store records it.
+                since = current.current_since or self.now()
+                self.demoted[self.current] = min(since, self.now())
                 self.current = current.fingerprint
             for fp, when in self.demoted.items():
                 if (self.now() - when).total_seconds() < GRACE - 5:

@@ -74,6 +74,16 @@ class Faults:
         self.planned.append(Planned(kind, lambda _label: len(self.calls) - start == index, 1))
         return self
 
+    def after_write(self, n: int) -> Faults:
+        """The process dies right after its ``n``-th write (store or Intercom) was answered: at
+        the next call it makes, whatever that is."""
+
+        def due(_label: str) -> bool:
+            return sum(map(is_write, self.calls[:-1])) >= n
+
+        self.planned.append(Planned("death", due, 1))
+        return self
+
     def _due(self, label: str) -> Planned | None:
         with self.lock:
             self.calls.append(label)
@@ -107,6 +117,25 @@ class Faults:
         if kind == "after":
             raise InjectedFault(f"injected: {label} applied, answer lost")
         return result
+
+
+_WRITES = (
+    # AWS
+    *("PutSecretValue", "UpdateSecretVersionStage", "TagResource", "UntagResource"),
+    *("PutItem", "UpdateItem", "DeleteItem"),
+    # Vault (HTTP verbs)
+    *("POST ", "PUT ", "DELETE ", "PATCH "),
+    # GCP
+    *("AddSecretVersion", "UpdateSecret", "CreateSecret", "DestroySecretVersion"),
+    *("DisableSecretVersion", "EnableSecretVersion"),
+    # Intercom
+    *("intercom POST", "intercom DELETE"),
+)
+
+
+def is_write(label: str) -> bool:
+    """Whether a call changes a server's state (its label, as the wrappers below make it)."""
+    return label.startswith(_WRITES) and "/login" not in label
 
 
 # -- AWS: botocore event hooks ---------------------------------------------------------------
