@@ -19,6 +19,7 @@ settings (variables, tags) are :mod:`ivsecrets.lambda_settings`'s.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ from ivsecrets.rotation import check_secret_shape
 from ivsecrets.rotation.run import Run, leased
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
@@ -67,6 +69,8 @@ class LambdaRotation:
     (run id = the version's token) on the ``aws`` store's steps.
 
     ``client``: a Secrets Manager client (default: boto3's, with the Lambda's role);
+    ``dynamodb``: a DynamoDB client for the lease table (default: boto3's, in the client's region;
+    the table is ``$IVSECRETS_LEASE_TABLE``, else the ``aws`` store's default);
     ``intercom(workspace)``: that workspace's Intercom client (default: from the settings);
     ``grace``: seconds a replaced secret stays live at Intercom after its successor was created.
     Raises on anything it cannot do safely: AWS retries the step, then marks the rotation failed.
@@ -77,9 +81,11 @@ class LambdaRotation:
         client: SecretsManagerClient | None = None,
         intercom: Callable[[str], IntercomClient] | None = None,
         grace: float | None = None,
+        dynamodb: DynamoDBClient | None = None,
     ) -> None:
         AwsProvider.redact_sdk_logs()
         self._client = client
+        self._dynamodb = dynamodb
         self._store: AwsProvider | None = None
         self.settings = LambdaSettings(lambda: self.client, intercom, grace)
 
@@ -95,7 +101,13 @@ class LambdaRotation:
     def store(self) -> AwsProvider:
         """The aws store on the same client (built once): the steps and the rotation record."""
         if self._store is None:
-            self._store = AwsProvider(StoreConfig("rotation-lambda", "aws"), client=self.client)
+            table = os.environ.get("IVSECRETS_LEASE_TABLE")
+            options = {"lease_table": table} if table else {}
+            self._store = AwsProvider(
+                StoreConfig("rotation-lambda", "aws", options),
+                client=self.client,
+                dynamodb=self._dynamodb,
+            )
         return self._store
 
     def run(self, event: Mapping[str, Any]) -> None:
