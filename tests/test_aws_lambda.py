@@ -33,7 +33,8 @@ from tests.servers.aws import AwsSix, MotoServer, aws_boto_session, iam_user
 from tests.servers.intercom import FAST_RETRY
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
-#: What the Lambda's role needs on the environments' secrets (docs/stores/aws.md).
+#: What the Lambda's role needs on the environments' secrets and the lease table
+#: (docs/stores/aws.md).
 LAMBDA_ACTIONS = [
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
@@ -41,6 +42,8 @@ LAMBDA_ACTIONS = [
     "secretsmanager:UpdateSecretVersionStage",
     "secretsmanager:TagResource",
     "secretsmanager:UntagResource",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
 ]
 
 
@@ -108,8 +111,15 @@ class Rig:
             sleep=lambda _: None,
         )
 
-    def rotation(self, grace: float | None = 0.0, client: Any = None) -> LambdaRotation:
-        return LambdaRotation(client=client or self.aws, intercom=self.intercom_client, grace=grace)
+    def rotation(
+        self, grace: float | None = 0.0, client: Any = None, dynamodb: Any = None
+    ) -> LambdaRotation:
+        return LambdaRotation(
+            client=client or self.aws,
+            intercom=self.intercom_client,
+            grace=grace,
+            dynamodb=dynamodb,
+        )
 
     def start(self, *, immediately: bool = True) -> str:
         """What AWS does when a rotation is due: RotateSecret with a new ClientRequestToken."""
@@ -311,9 +321,10 @@ def test_a_store_failure_during_put_deletes_the_intercom_secret(
 def test_the_documented_iam_actions_are_enough(rig: Rig, moto_control: MotoServer) -> None:
     role = aws_boto_session(**iam_user(moto_control.url, "rotation-lambda", LAMBDA_ACTIONS))
     client = role.client("secretsmanager", endpoint_url=moto_control.url)
+    dynamodb = role.client("dynamodb", endpoint_url=moto_control.url)
     first, second = rig.rotate(), rig.start()
     with moto_control.iam_enforced():
-        rig.run(rig.rotation(client=client), second, *STEPS)
+        rig.run(rig.rotation(client=client, dynamodb=dynamodb), second, *STEPS)
     assert rig.stages() == {second: ["AWSCURRENT"], first: ["AWSPREVIOUS"]}
 
 

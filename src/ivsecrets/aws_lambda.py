@@ -24,10 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ivsecrets.config import StoreConfig
 from ivsecrets.environments import AWS_STAGE_LABELS, Stage
-from ivsecrets.errors import ConcurrentRotationError, IntercomAPIError, RotationError
-from ivsecrets.intercom import IntercomClient, create_intercom_secret, intercom_secret_name
+from ivsecrets.errors import ConcurrentRotationError, RotationError
+from ivsecrets.intercom import (
+    IntercomClient,
+    create_intercom_secret,
+    delete_quietly,
+    intercom_secret_name,
+)
 from ivsecrets.lambda_settings import LambdaSettings, read_value
 from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider
 from ivsecrets.provider import JournalEntry, RotationRecord
@@ -35,6 +39,7 @@ from ivsecrets.rotation import check_secret_shape
 from ivsecrets.rotation.run import Run, leased
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
@@ -67,6 +72,7 @@ class LambdaRotation:
     (run id = the version's token) on the ``aws`` store's steps.
 
     ``client``: a Secrets Manager client (default: boto3's, with the Lambda's role);
+    ``dynamodb``: a DynamoDB client for the lease table (default: boto3's, in the client's region);
     ``intercom(workspace)``: that workspace's Intercom client (default: from the settings);
     ``grace``: seconds a replaced secret stays live at Intercom after its successor was created.
     Raises on anything it cannot do safely: AWS retries the step, then marks the rotation failed.
@@ -77,9 +83,11 @@ class LambdaRotation:
         client: SecretsManagerClient | None = None,
         intercom: Callable[[str], IntercomClient] | None = None,
         grace: float | None = None,
+        dynamodb: DynamoDBClient | None = None,
     ) -> None:
         AwsProvider.redact_sdk_logs()
         self._client = client
+        self._dynamodb = dynamodb
         self._store: AwsProvider | None = None
         self.settings = LambdaSettings(lambda: self.client, intercom, grace)
 
@@ -95,7 +103,8 @@ class LambdaRotation:
     def store(self) -> AwsProvider:
         """The aws store on the same client (built once): the steps and the rotation record."""
         if self._store is None:
-            self._store = AwsProvider(StoreConfig("rotation-lambda", "aws"), client=self.client)
+            store = self.settings.store_config()
+            self._store = AwsProvider(store, client=self.client, dynamodb=self._dynamodb)
         return self._store
 
     def run(self, event: Mapping[str, Any]) -> None:
@@ -147,7 +156,7 @@ class LambdaRotation:
                 r.arn, created.value, version=r.token, intercom_secret_id=created.id
             )
         except BaseException:
-            _delete_quietly(intercom, created.id, "it could not be stored")
+            delete_quietly(intercom, created.id, "it could not be stored")
             raise
         run.forget(known)
         log.info(
@@ -220,20 +229,9 @@ class LambdaRotation:
             )
             return
         intercom = self.settings.intercom(env.workspace)
-        gone = [v for v, i in retired.items() if _delete_quietly(intercom, i, "it was replaced")]
+        gone = [v for v, i in retired.items() if delete_quietly(intercom, i, "it was replaced")]
         if gone:
             self.client.untag_resource(SecretId=r.arn, TagKeys=[INTERCOM_TAG + v for v in gone])
-
-
-def _delete_quietly(intercom: IntercomClient, secret_id: str, why: str) -> bool:
-    """Delete an Intercom secret (already gone counts); log, never raise, if Intercom fails."""
-    try:
-        intercom.delete(secret_id, missing_ok=True)
-    except IntercomAPIError as err:
-        log.error("could not delete Intercom secret %s (%s): %s", secret_id, why, err)
-        return False
-    log.info("deleted Intercom secret %s: %s", secret_id, why)
-    return True
 
 
 _default: LambdaRotation | None = None

@@ -14,6 +14,7 @@ from ivsecrets.config import (
     CONFIG_ENV_VAR,
     CacheSettings,
     Config,
+    StoreConfig,
     WorkspaceConfig,
     api_base_url,
     load_config,
@@ -44,6 +45,12 @@ class LambdaSettings:
     ) -> None:
         self._client, self._intercom, self._grace = client, intercom, grace
         self._config: Config | None = None
+
+    def store_config(self) -> StoreConfig:
+        """The ``aws`` store the Lambda rotates with: the lease table ``$IVSECRETS_LEASE_TABLE``,
+        else the store's default."""
+        table = os.environ.get("IVSECRETS_LEASE_TABLE")
+        return StoreConfig("rotation-lambda", "aws", {"lease_table": table} if table else {})
 
     def environment(self, arn: str, tags: Mapping[str, str]) -> Environment:
         """The (platform, workspace) the secret holds: its tags, else the Lambda's variables."""

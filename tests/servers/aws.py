@@ -18,7 +18,8 @@ Fixtures:
     credentials, region, ``AWS_ENDPOINT_URL`` = moto, no shared config files);
 ``aws_seed``
     ``seed(value, name=None) -> name``: creates a secret through the admin client; every secret
-    it created is deleted after the test;
+    it created is deleted after the test. The rotation lease table exists too
+    (:func:`ensure_lease_table`, created the way terraform/modules/aws creates it);
 ``aws_six``
     six environments seeded under the default reference names, with the README-style config
     (see :class:`AwsSix`).
@@ -51,6 +52,7 @@ from werkzeug.serving import make_server
 from ivsecrets.config import Config, parse_config
 from ivsecrets.environments import Environment
 from ivsecrets.plugins.aws import AwsProvider
+from ivsecrets.plugins.aws.lease import DEFAULT_TABLE, KEY
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -264,6 +266,24 @@ def aws_env(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return moto_server
 
 
+def ensure_lease_table(endpoint_url: str, name: str = DEFAULT_TABLE) -> Any:
+    """Create the rotation lease table in moto unless it exists (a moto reset forgets it), as
+    terraform/modules/aws does: on demand, the secret's ARN as its hash key. Returns an admin
+    DynamoDB client."""
+    dynamodb = aws_boto_session().client("dynamodb", endpoint_url=endpoint_url)
+    try:
+        dynamodb.describe_table(TableName=name)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):  # a racing test
+            dynamodb.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+            )
+    return dynamodb
+
+
 def _force_delete(client: Any, name: str) -> None:
     with contextlib.suppress(client.exceptions.ResourceNotFoundException):
         client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
@@ -276,6 +296,7 @@ def aws_seed(aws_client: Any) -> Iterator[Callable[..., str]]:
     ``value`` may be ``bytes`` for a SecretBinary secret.
     """
     created: list[str] = []
+    ensure_lease_table(aws_client.meta.endpoint_url)
 
     def seed(value: str | bytes, name: str | None = None) -> str:
         name = name or f"ivsecrets-test-{next(_names)}"
@@ -370,5 +391,6 @@ __all__ = [
     "MotoServer",
     "aws_boto_session",
     "aws_config_text",
+    "ensure_lease_table",
     "iam_user",
 ]

@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import tomllib
 
+from ivsecrets.config import parse_config
+from ivsecrets.plugins.aws.lease import DEFAULT_TABLE
 from tests.terraform.tfpolicy import (
     GCP_ROTATOR_PERMISSIONS,
     KMS_KEY,
+    LEASE_TABLE,
     aws_findings,
     aws_grants,
     gcp_findings,
@@ -145,6 +149,24 @@ def test_aws_rotator_can_stage_and_promote(module_stacks: dict[str, Stack]) -> N
     ]
     (attachment,) = stack.blocks("aws_iam_role_policy_attachment", "intercom_token_reader")
     assert attachment["role"] == "ivsecrets-rotator"
+
+
+def test_aws_rotator_holds_the_lease_in_its_table_only(module_stacks: dict[str, Stack]) -> None:
+    stack = module_stacks["aws"]
+    (document,) = stack.blocks("aws_iam_policy_document", "rotator")
+    lease = {(g.action, g.resource) for g in aws_grants(stack, document) if "dynamodb" in g.action}
+    assert lease == {("dynamodb:GetItem", LEASE_TABLE), ("dynamodb:PutItem", LEASE_TABLE)}
+    (table,) = stack.blocks("aws_dynamodb_table", "lease")
+    assert table["name"] == stack.output("lease_table_name") == DEFAULT_TABLE
+    assert "lease_table" not in tomllib.loads(stack.output("ivsecrets_config"))["stores"]["aws"]
+
+
+def test_aws_a_lease_table_of_another_name_is_written_into_the_config(tmp_path: Path) -> None:
+    variables = {**TEST_VARIABLES["aws"], "lease_table_name": "acme-ivsecrets-lease"}
+    stack = load(MODULES / "aws", variables, tmp_path)
+    config = parse_config(stack.output("ivsecrets_config"), "terraform/modules/aws")
+    assert config.stores["aws"].options["lease_table"] == "acme-ivsecrets-lease"
+    assert stack.output("lease_table_name") == "acme-ivsecrets-lease"
 
 
 def test_aws_policies_are_attached_to_the_given_roles(module_stacks: dict[str, Stack]) -> None:

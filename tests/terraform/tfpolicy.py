@@ -40,7 +40,11 @@ AWS_ROTATOR_SECRET_ACTIONS = frozenset(
     }
 )
 AWS_ROTATOR_KEY_ACTIONS = frozenset({"kms:Decrypt", "kms:GenerateDataKey"})
+# The rotation record in the lease table: read, and written with a condition
+# (docs/stores/aws.md, "Where the rotation lease lives"); nothing else on DynamoDB.
+AWS_ROTATOR_LEASE_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:PutItem"})
 KMS_KEY = "kms-key"
+LEASE_TABLE = "lease-table"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def aws_resource(stack: Stack, value: str) -> str:
         return f"secret:{instance_key(block)}"
     if ".aws_kms_key." in f".{path}":
         return KMS_KEY
+    if ".aws_dynamodb_table.lease" in f".{path}":
+        return LEASE_TABLE
     return path
 
 
@@ -197,6 +203,36 @@ def _aws_rotator_findings(stack: Stack, intent: Intent) -> list[str]:
     for grant in grants:
         if "*" in grant.action or grant.resource == "*":
             findings.append(f"rotator may {grant.action} on {grant.resource}")
+        if grant.action.startswith("dynamodb:") and (
+            grant.action not in AWS_ROTATOR_LEASE_ACTIONS or grant.resource != LEASE_TABLE
+        ):
+            findings.append(f"rotator may {grant.action} on {grant.resource}")
+    for action in sorted(AWS_ROTATOR_LEASE_ACTIONS):
+        if not any(g.action == action and g.resource == LEASE_TABLE for g in grants):
+            findings.append(f"rotator cannot {action} on the lease table")
+    return findings + _aws_lease_table_findings(stack)
+
+
+def _aws_lease_table_findings(stack: Stack) -> list[str]:
+    """The lease table: one, keyed by the secret's ARN (a string), on demand, encrypted with a
+    customer-managed key, with point-in-time recovery."""
+    tables = stack.blocks("aws_dynamodb_table", "lease")
+    if len(tables) != 1:
+        return [f"expected one lease table, found {len(tables)}"]
+    (table,) = tables
+    findings = []
+    attributes = {a.get("name"): a.get("type") for a in as_list(table.get("attribute"))}
+    if table.get("hash_key") != "secret_arn" or attributes != {"secret_arn": "S"}:
+        findings.append("the lease table's key is not the string secret_arn")
+    if table.get("billing_mode") != "PAY_PER_REQUEST":
+        findings.append("the lease table is not on demand")
+    (encryption,) = as_list(table.get("server_side_encryption")) or [{}]
+    key = encryption.get("kms_key_arn")
+    if encryption.get("enabled") is not True or not isinstance(key, str):
+        findings.append("the lease table is not encrypted with a customer-managed KMS key")
+    (recovery,) = as_list(table.get("point_in_time_recovery")) or [{}]
+    if recovery.get("enabled") is not True:
+        findings.append("the lease table has no point-in-time recovery")
     return findings
 
 

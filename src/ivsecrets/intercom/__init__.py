@@ -22,6 +22,7 @@ from ivsecrets.intercom.errors import (
 from ivsecrets.intercom.orphans import (
     create_intercom_secret,
     delete_intercom_orphans,
+    delete_quietly,
     intercom_secret_name,
 )
 from ivsecrets.intercom.records import (
@@ -50,6 +51,7 @@ __all__ = [
     "check_recorded_secret",
     "create_intercom_secret",
     "delete_intercom_orphans",
+    "delete_quietly",
     "intercom_secret_name",
     "secrets_for_platform",
 ]

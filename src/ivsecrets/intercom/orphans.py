@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from ivsecrets.environments import Environment
-from ivsecrets.errors import RotationError
+from ivsecrets.errors import IntercomAPIError, RotationError
 from ivsecrets.intercom.client import IntercomClient
 from ivsecrets.intercom.errors import IntercomAmbiguousCreateError
 from ivsecrets.intercom.records import CreatedIntercomSecret, IntercomSecret
@@ -24,6 +24,7 @@ __all__ = [
     "INTERCOM_NAME_PREFIX",
     "create_intercom_secret",
     "delete_intercom_orphans",
+    "delete_quietly",
     "intercom_secret_name",
     "journaled_orphans",
 ]
@@ -98,3 +99,14 @@ def delete_intercom_orphans(
             env,
         )
     return deleted
+
+
+def delete_quietly(intercom: IntercomClient, secret_id: str, why: str) -> bool:
+    """Delete an Intercom secret (already gone counts); log, never raise, if Intercom fails."""
+    try:
+        intercom.delete(secret_id, missing_ok=True)
+    except IntercomAPIError as err:
+        log.error("could not delete Intercom secret %s (%s): %s", secret_id, why, err)
+        return False
+    log.info("deleted Intercom secret %s: %s", secret_id, why)
+    return True

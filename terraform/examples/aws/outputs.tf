@@ -13,6 +13,11 @@ output "kms_key_arn" {
   value       = module.ivsecrets.kms_key_arn
 }
 
+output "lease_table_name" {
+  description = "DynamoDB table holding the rotation lease (the store option lease_table)."
+  value       = module.ivsecrets.lease_table_name
+}
+
 output "backend_role_arns" {
   description = "Backend name => IAM role ARN to run it with."
   value       = { for name, role in aws_iam_role.backend : name => role.arn }

@@ -1,8 +1,9 @@
 # Secret containers and access for ivsecrets on AWS Secrets Manager.
 #
 # Values never enter Terraform state: this module creates the six containers (no
-# aws_secretsmanager_secret_version), their KMS key and who may read or rotate them. Values are
-# written by `ivsecrets rotate` or the rotation Lambda.
+# aws_secretsmanager_secret_version), their KMS key, the DynamoDB table that holds the rotation
+# lease, and who may read or rotate them. Values are written by `ivsecrets rotate` or the rotation
+# Lambda.
 
 data "aws_partition" "current" {}
 
@@ -36,6 +37,7 @@ locals {
 
   region      = coalesce(var.region, data.aws_region.current.id)
   kms_via     = "secretsmanager.${local.region}.${data.aws_partition.current.dns_suffix}"
+  kms_via_ddb = "dynamodb.${local.region}.${data.aws_partition.current.dns_suffix}"
   kms_key_arn = var.kms_key_arn != null ? var.kms_key_arn : aws_kms_key.this[0].arn
 
   tags = merge({ "managed-by" = "terraform", "ivsecrets" = "true" }, var.tags)
@@ -148,6 +150,34 @@ resource "aws_lambda_permission" "rotation" {
   source_arn    = aws_secretsmanager_secret.this[each.key].arn
 }
 
+# --- The rotation lease ---------------------------------------------------------------------------
+
+# One item per secret, keyed by the secret's ARN: the rotation lease, the journal of intent and when
+# each version became current, written with conditional writes (docs/stores/aws.md, "Where the
+# rotation lease lives"). Kept off the secrets, whose versions AWS counts against a daily quota.
+resource "aws_dynamodb_table" "lease" {
+  name         = var.lease_table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "secret_arn"
+
+  attribute {
+    name = "secret_arn"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  deletion_protection_enabled = true
+  tags                        = local.tags
+}
+
 # --- Readers --------------------------------------------------------------------------------------
 
 data "aws_iam_policy_document" "reader" {
@@ -218,6 +248,7 @@ resource "aws_iam_role_policy_attachment" "reader" {
 data "aws_iam_policy_document" "rotator" {
   # Stage a new value (PutSecretValue with AWSPENDING), promote it (UpdateSecretVersionStage
   # AWSPENDING -> AWSCURRENT, AWSCURRENT -> AWSPREVIOUS) and read both during the overlap.
+  # UpdateSecretVersionStage also removes labels an earlier ivsecrets left (ivsecrets-w-*).
   statement {
     sid    = "StageAndPromoteValues"
     effect = "Allow"
@@ -242,6 +273,27 @@ data "aws_iam_policy_document" "rotator" {
       test     = "ForAllValues:StringLike"
       variable = "aws:TagKeys"
       values   = ["ivsecrets:intercom:*"]
+    }
+  }
+
+  # The rotation record: read it, and write it compare-and-set (PutItem with a condition).
+  statement {
+    sid       = "HoldTheRotationLease"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.lease.arn]
+  }
+
+  statement {
+    sid       = "UseTheLeaseTableKeyThroughDynamoDB"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [local.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.kms_via_ddb]
     }
   }
 

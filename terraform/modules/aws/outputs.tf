@@ -1,5 +1,10 @@
 locals {
-  ivsecrets_store_options = merge({ region = local.region }, var.ivsecrets_store_options)
+  # lease_table only when it is not the store's default name (the same default as here).
+  ivsecrets_store_options = merge(
+    { region = local.region },
+    var.lease_table_name == "ivsecrets-rotation" ? {} : { lease_table = aws_dynamodb_table.lease.name },
+    var.ivsecrets_store_options,
+  )
 
   # TOML for `ivsecrets verify --config`; strings are written with jsonencode, whose escapes are
   # valid in TOML basic strings. Built with join rather than templatefile so that offline tests
@@ -42,6 +47,16 @@ output "secret_names" {
 output "secret_arns" {
   description = "Environment key (platform/workspace) => secret ARN."
   value       = { for key, secret in aws_secretsmanager_secret.this : key => secret.arn }
+}
+
+output "lease_table_name" {
+  description = "Name of the DynamoDB table holding the rotation lease (the store option lease_table)."
+  value       = aws_dynamodb_table.lease.name
+}
+
+output "lease_table_arn" {
+  description = "ARN of the DynamoDB table holding the rotation lease (grant dynamodb:GetItem and dynamodb:PutItem on it to other rotators)."
+  value       = aws_dynamodb_table.lease.arn
 }
 
 output "kms_key_arn" {

@@ -99,6 +99,17 @@ variable "name_prefix" {
   }
 }
 
+variable "lease_table_name" {
+  description = "Name of the DynamoDB table holding the rotation lease (the store option lease_table; written into ivsecrets_config)."
+  type        = string
+  default     = "ivsecrets-rotation"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.lease_table_name))
+    error_message = "lease_table_name must be 3-255 characters of A-Z a-z 0-9 _ . - (a DynamoDB table name)."
+  }
+}
+
 variable "iam_path" {
   description = "Path of the IAM policies the module creates."
   type        = string

@@ -19,29 +19,36 @@ puts the new value under AWSPENDING and promotes it with one compare-and-set
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.config import StoreConfig
 from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import (
     AccessDeniedError,
-    ConfigError,
     MissingExtraError,
     SecretNotFoundError,
     StoreError,
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.plugins.aws.errors import client_error_parts, error_code, store_error
+from ivsecrets.plugins.aws.errors import (
+    client_error_parts,
+    error_code,
+    missing_table,
+    store_error,
+    unknown_profile,
+)
+from ivsecrets.plugins.aws.lease import DEFAULT_TABLE, LeaseTable
 from ivsecrets.plugins.aws.rotation import INTERCOM_TAG, LABELS, AwsRotation, holder
 from ivsecrets.provider import Fetched, Option, Reference
 from ivsecrets.secret import Secret, VersionInfo
 
 if TYPE_CHECKING:
     from boto3.session import Session
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
@@ -58,30 +65,45 @@ BATCH_SIZE = 20  # the most SecretIds one BatchGetSecretValue call accepts
 # How a serving process reads (the ``read_api`` option); the first is the default.
 READ_APIS = ("describe-then-get", "get", "batch")
 
+# A DynamoDB table name, or a table's ARN.
+TABLE_NAME = (
+    r"[A-Za-z0-9_.-]{3,255}|arn:[a-z-]+:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
+)
+
+OPTIONS: dict[str, Option] = {
+    "region": Option(str, "", "AWS region (else AWS_REGION or the profile's)", '"us-east-1"'),
+    "profile": Option(str, "", "named profile (else AWS_PROFILE or the default chain)", '"prod"'),
+    "endpoint_url": Option(str, "", "another endpoint (else AWS_ENDPOINT_URL)", '"https://…"'),
+    "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
+    "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
+    "max_attempts": Option(int, 3, "attempts per call, retries included", "3", minimum=1),
+    "read_api": Option(
+        str,
+        "describe-then-get",
+        "how a serving process reads: " + " | ".join(READ_APIS),
+        '"describe-then-get"',
+        choices=READ_APIS,
+        what="read API",
+    ),
+    "lease_table": Option(
+        str,
+        DEFAULT_TABLE,
+        "DynamoDB table holding the rotation lease (terraform/modules/aws creates it)",
+        f'"{DEFAULT_TABLE}"',
+        pattern=TABLE_NAME,
+    ),
+    "lease_endpoint_url": Option(
+        str, "", "the lease table's endpoint (else endpoint_url, else AWS_ENDPOINT_URL)", None
+    ),
+}
+
 
 class AwsProvider(AwsRotation):
     """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
 
     plugin = "aws"
     default_reference = "ivsecrets-{workspace}-{platform}"
-    options = {
-        "region": Option(str, "", "AWS region (else AWS_REGION or the profile's)", '"us-east-1"'),
-        "profile": Option(
-            str, "", "named profile (else AWS_PROFILE or the default chain)", '"prod"'
-        ),
-        "endpoint_url": Option(str, "", "another endpoint (else AWS_ENDPOINT_URL)", '"https://…"'),
-        "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
-        "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
-        "max_attempts": Option(int, 3, "attempts per call, retries included", "3", minimum=1),
-        "read_api": Option(
-            str,
-            "describe-then-get",
-            "how a serving process reads: " + " | ".join(READ_APIS),
-            '"describe-then-get"',
-            choices=READ_APIS,
-            what="read API",
-        ),
-    }
+    options = OPTIONS
     # botocore logs whole request and response bodies at DEBUG.
     sdk_loggers = ("botocore.endpoint", "botocore.parsers", "botocore.awsrequest")
 
@@ -91,6 +113,7 @@ class AwsProvider(AwsRotation):
         *,
         client: SecretsManagerClient | None = None,
         session: Session | None = None,
+        dynamodb: DynamoDBClient | None = None,
     ) -> None:
         super().__init__(store)
         self.region: str | None = self.option("region") or None
@@ -99,7 +122,15 @@ class AwsProvider(AwsRotation):
         self.max_attempts: int = self.option("max_attempts")
         self.read_api: str = self.option("read_api")
         self._session = session
+        self._injected = client
         self._client = self.lazy_client(self._build_client, injected=client)
+        # The lease table's client: injected, else built like the Secrets Manager client (from
+        # the injected client's region when there is one). See .lease.
+        lease = self.lazy_client(self._build_lease_client, injected=dynamodb)
+        table = self.option("lease_table")
+        self.lease_table = LeaseTable(
+            table, lease, lambda: missing_table(store, table, self.region)
+        )
         self._batch = True  # False once the credentials proved unable to call the batch API
         self._can_describe = True  # False once they proved unable to call DescribeSecret
 
@@ -112,7 +143,7 @@ class AwsProvider(AwsRotation):
         return True
 
     def reset(self) -> None:
-        """Drop the client built here (an injected client is kept: it is the caller's)."""
+        """Drop the clients built here (injected clients are kept: they are the caller's)."""
         super().reset()
         self._batch = True
         self._can_describe = True
@@ -122,44 +153,49 @@ class AwsProvider(AwsRotation):
         return self._client.get()
 
     def _build_client(self) -> SecretsManagerClient:
+        with self._building():
+            return self._boto_session().client("secretsmanager", **self._sdk_options())
+
+    def _build_lease_client(self) -> DynamoDBClient:
+        endpoint = self.option("lease_endpoint_url") or self.endpoint_url
+        with self._building():
+            return self._boto_session().client("dynamodb", **self._sdk_options(endpoint))
+
+    def _boto_session(self) -> Session:
+        import boto3
+
+        return self._session or boto3.session.Session(profile_name=self.profile)
+
+    def _sdk_options(self, endpoint_url: str | None = None) -> dict[str, Any]:
+        from botocore.config import Config as BotoConfig
+
+        injected = self._injected.meta.region_name if self._injected is not None else None
+        return {
+            "region_name": self.region or injected,
+            "endpoint_url": endpoint_url or self.endpoint_url,
+            "config": BotoConfig(
+                connect_timeout=self.capped(self.option("connect_timeout")),
+                read_timeout=self.capped(self.option("read_timeout")),
+                retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
+            ),
+        }
+
+    @contextlib.contextmanager
+    def _building(self) -> Iterator[None]:
+        """Client construction's failures, as ivsecrets errors naming the option to fix."""
         try:
-            import boto3
-            from botocore.config import Config as BotoConfig
+            import boto3  # noqa: F401 - only whether it is installed
             from botocore.exceptions import NoRegionError, ProfileNotFound
         except ImportError:
             raise MissingExtraError(self.plugin, "boto3", "aws") from None
         try:
-            session = self._session or boto3.session.Session(profile_name=self.profile)
-            return session.client(
-                "secretsmanager",
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                config=BotoConfig(
-                    connect_timeout=self.capped(self.option("connect_timeout")),
-                    read_timeout=self.capped(self.option("read_timeout")),
-                    retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
-                ),
-            )
+            yield
         except ProfileNotFound:
-            raise self._unknown_profile() from None
+            raise unknown_profile(self.store, self.profile) from None
         except NoRegionError:
             raise self.store.error(
                 "region", "no AWS region configured", fix='region = "us-east-1" or AWS_REGION'
             ) from None
-
-    def _unknown_profile(self) -> ConfigError:
-        """The error for a profile boto3 cannot find: which name, and where it came from."""
-        if self.profile:
-            name, source = self.profile, "the profile option"
-        else:
-            variable = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
-            name, source = os.environ.get(variable, ""), f"the {variable} environment variable"
-        files = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
-        files += " or " + os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
-        fix = f"define [profile {name}] in {files}, or name an existing profile"
-        if not self.profile:
-            fix += f" (or unset {variable} to use the default credential chain)"
-        return self.store.error("profile", f"no AWS profile named '{name}' (from {source})", fix)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The new value goes under AWSPENDING and is promoted with one compare-and-set
 ``UpdateSecretVersionStage`` (AWS refuses the move when ``RemoveFromVersionId`` no longer holds
 AWSCURRENT; AWSPREVIOUS follows by itself). The Intercom secret id of each version is kept in a
 secret tag ``ivsecrets:intercom:<VersionId>``. The rotation record (lease, journal, when each
-version became current) is the value of a version labelled RECORD_LABEL.
+version became current) is an item of the lease table in DynamoDB (:mod:`.lease`), so a rotate +
+finish cycle adds one version to the secret (the staged value) and a refused command none.
 """
 
 from __future__ import annotations
@@ -14,28 +15,52 @@ import logging
 import uuid
 from abc import abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.environments import AWS_STAGE_LABELS, Stage
 from ivsecrets.errors import ConcurrentRotationError, RotationError
 from ivsecrets.plugins.aws.errors import client_error_parts, error_code, store_error
+from ivsecrets.plugins.aws.lease import LeaseTable
 from ivsecrets.provider import Reference, WritableProvider
 from ivsecrets.secret import SecretValue, VersionInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["INTERCOM_TAG", "LABELS", "RECORD_LABEL", "AwsRotation", "holder"]
+__all__ = [
+    "INTERCOM_TAG",
+    "LABELS",
+    "RECORD_LABEL",
+    "SCRATCH_PREFIX",
+    "AwsRotation",
+    "RecordToken",
+    "holder",
+]
 
 log = logging.getLogger("ivsecrets")
 
 LABELS = AWS_STAGE_LABELS  # importable from here: the rotation Lambda and older code do
 INTERCOM_TAG = "ivsecrets:intercom:"
-RECORD_LABEL = "ivsecrets-rotation"  # the version holding the rotation record (lease, journal)
+# Labels earlier versions of ivsecrets put on the secret: the version holding the rotation record,
+# and a scratch label per record write (left behind when the writer was killed). Now swept.
+RECORD_LABEL = "ivsecrets-rotation"
+SCRATCH_PREFIX = "ivsecrets-w-"
+
+
+@dataclass(frozen=True)
+class RecordToken:
+    """The compare-and-set token of a rotation record read from the lease table."""
+
+    key: str  # the secret's ARN: the item's key
+    revision: int  # the item's revision; 0 when there is no item yet
+    stale: tuple[tuple[str, str], ...]  # (label, VersionId) an earlier ivsecrets left on the secret
 
 
 class AwsRotation(WritableProvider):
     """The rotation steps of the ``aws`` store (``AwsProvider`` adds the reads and the client)."""
+
+    lease_table: LeaseTable  # where the rotation record lives (set by AwsProvider)
 
     @abstractmethod
     def client(self) -> SecretsManagerClient:
@@ -167,48 +192,48 @@ class AwsRotation(WritableProvider):
             )
         self._unlabel(ref, Stage.pending, pending)
 
-    # The rotation record is the value of a version of the secret itself that carries the custom
-    # label RECORD_LABEL (and no AWS label, so it is never served). A write puts the new record as
-    # a version under a label of its own, then moves RECORD_LABEL onto it with
-    # UpdateSecretVersionStage(RemoveFromVersionId=<the version read>), which AWS refuses when
-    # that version no longer holds the label: compare-and-set. Tags cannot be: TagResource is
-    # unconditional. Every write adds a version; AWS deletes unlabelled ones beyond its quota.
+    # The rotation record lives in the lease table (DynamoDB, see .lease), keyed by the secret's
+    # ARN, never on the secret: the only PutSecretValue ivsecrets makes is staging a new value.
+    # The token carries what a write needs without another call: the item's key and revision,
+    # and the labels earlier versions of ivsecrets left on the secret (their record, under
+    # RECORD_LABEL, and scratch labels of killed writes, which pin versions forever). Those are
+    # removed after the first record write that succeeds: every command that changes anything
+    # takes the lease first, so the next rotate, finish, abort, settle or rollback sweeps them.
 
     def _read_record(self, ref: Reference) -> tuple[str | None, Any]:
-        labels, _ = self._describe(ref)
-        holder = next((v for v, names in labels.items() if RECORD_LABEL in names), None)
-        if holder is None:
-            return None, None
-        # By version id alone: a version's value never changes, and if the label moved since
-        # the describe, the write's compare-and-set fails and the record is read again.
-        read = self.client().get_secret_value(SecretId=ref.name, VersionId=holder)
-        return read.get("SecretString"), holder
+        described = self.client().describe_secret(SecretId=ref.name)
+        labels = {v: s for v, s in described.get("VersionIdsToStages", {}).items() if s}
+        stale = tuple(
+            (label, version)
+            for version, names in labels.items()
+            for label in names
+            if label == RECORD_LABEL or label.startswith(SCRATCH_PREFIX)
+        )
+        text, revision = self.lease_table.read(described["ARN"])
+        if revision == 0:
+            # No item yet: an earlier ivsecrets may have kept the record on the secret. It is
+            # read from there and carried into the table by the first write (then unlabelled).
+            legacy = next((v for v, names in labels.items() if RECORD_LABEL in names), None)
+            if legacy is not None:
+                read = self.client().get_secret_value(SecretId=ref.name, VersionId=legacy)
+                text = read.get("SecretString")
+        return text, RecordToken(described["ARN"], revision, stale)
 
     def _write_record(self, ref: Reference, text: str, token: Any) -> bool:
-        version = str(uuid.uuid4())
-        scratch = f"ivsecrets-w-{version[:8]}"
-        self.client().put_secret_value(
-            SecretId=ref.name, ClientRequestToken=version, SecretString=text,
-            VersionStages=[scratch],
-        )  # fmt: skip
-        moved = {"RemoveFromVersionId": token} if token else {}
-        try:
-            self.client().update_secret_version_stage(
-                SecretId=ref.name, VersionStage=RECORD_LABEL, MoveToVersionId=version, **moved
+        if not isinstance(token, RecordToken):  # no record read first: only a first write
+            token = RecordToken(self.client().describe_secret(SecretId=ref.name)["ARN"], 0, ())
+        if not self.lease_table.write(token.key, text, token.revision):
+            return False
+        if token.stale:
+            log.info(
+                "ivsecrets: removing %d label(s) an earlier ivsecrets left on %s (%s)",
+                len(token.stale),
+                ref.name,
+                ", ".join(sorted({label for label, _ in token.stale})),
             )
-        except Exception as err:
-            if error_code(err) not in ("InvalidParameterException", "InvalidRequestException"):
-                raise
-            won = False  # the record changed since it was read
-        else:
-            holders = [v for v, n in self._describe(ref)[0].items() if RECORD_LABEL in n]
-            # AWS moves a custom label (refusing a first write that races another); moto lets it
-            # sit on two versions: then neither first write counts.
-            won = holders == [version]
-            if not won:
-                self._unlabel_custom(ref, RECORD_LABEL, version)
-        self._unlabel_custom(ref, scratch, version)
-        return won
+            for label, version in token.stale:
+                self._unlabel_custom(ref, label, version)
+        return True
 
     def _unlabel_custom(self, ref: Reference, label: str, version: str) -> None:
         try:
