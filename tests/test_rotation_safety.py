@@ -149,7 +149,11 @@ def make_world(
         if store == "aws":
             from ivsecrets.plugins.aws import AwsProvider
 
-            return AwsProvider(options, client=aws_client(six.endpoint_url, faults))
+            return AwsProvider(
+                options,
+                client=aws_client(six.endpoint_url, faults),
+                dynamodb=aws_client(six.endpoint_url, faults, "dynamodb"),
+            )
         if store == "vault":
             from ivsecrets.plugins.vault import VaultProvider
 

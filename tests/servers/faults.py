@@ -141,12 +141,13 @@ def is_write(label: str) -> bool:
 # -- AWS: botocore event hooks ---------------------------------------------------------------
 
 
-def aws_client(endpoint_url: str, faults: Faults) -> Any:
+def aws_client(endpoint_url: str, faults: Faults, service: str = "secretsmanager") -> Any:
+    """A client of ``service`` (secretsmanager, or dynamodb: the rotation lease's table) whose
+    calls go through ``faults``."""
     from tests.servers.aws import REGION, aws_boto_session
 
-    client = aws_boto_session().client(
-        "secretsmanager", endpoint_url=endpoint_url, region_name=REGION
-    )
+    client = aws_boto_session().client(service, endpoint_url=endpoint_url, region_name=REGION)
+    events = client.meta.service_model.service_id.hyphenize()
     local = threading.local()
 
     def label(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -179,9 +180,9 @@ def aws_client(endpoint_url: str, faults: Faults) -> Any:
         if planned is not None and planned.kind == "after":
             raise InjectedFault(f"injected: {name} applied, answer lost")
 
-    client.meta.events.register("before-parameter-build.secrets-manager.*", label)
-    client.meta.events.register("before-call.secrets-manager.*", before)
-    client.meta.events.register("after-call.secrets-manager.*", after)
+    client.meta.events.register(f"before-parameter-build.{events}.*", label)
+    client.meta.events.register(f"before-call.{events}.*", before)
+    client.meta.events.register(f"after-call.{events}.*", after)
     return client
 
 
