@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from ivsecrets.environments import Environment
+from ivsecrets.errors import ConcurrentRotationError, RotationError
 from ivsecrets.secret import fingerprint
 from tests.servers._intercom_api import FakeIntercomAPI
 from tests.servers.faults import Faults, ProcessDeath
@@ -194,4 +195,34 @@ def test_vault_with_max_versions_1_finish_deletes_the_replaced_secret(
     result = world.rotator().finish("ios", "prod", grace=0)
     assert first not in world.live(), result
     assert result.action == "finished" and f"deleted Intercom secret {first}" in result.notes
+    world.check()
+
+
+# -- fencing: finish retires in the store first, and checks its lease before the delete ---------
+
+
+@pytest.mark.parametrize("world", ["aws", "vault", "gcp"], indirect=True)
+def test_a_finish_paused_before_its_intercom_delete_deletes_nothing_live(world: World) -> None:
+    rotated_once(world)
+    world.rotator().rotate("ios", "prod", from_intercom=True)
+    world.expire()
+    replaced = world.state().previous
+    assert replaced is not None and replaced.intercom_secret_id
+    outcomes: list[str] = []
+
+    def paused(step: str) -> None:
+        if step == "retired":  # the laptop sleeps here, past the lease; another operator acts
+            world.expire()
+            for command in ("rollback", "settle"):
+                try:
+                    outcomes.append(getattr(world.rotator(), command)("ios", "prod").action)
+                except RotationError as err:
+                    outcomes.append(type(err).__name__)
+
+    with pytest.raises(ConcurrentRotationError, match="no longer holds the rotation lease"):
+        world.rotator(on_step=paused).finish("ios", "prod")
+    # The rollback found nothing to roll back to (retired first); settle deleted the journaled
+    # secret, which no version serves; the paused run, back, deleted nothing.
+    assert outcomes == ["RotationError", "settled"]
+    assert replaced.intercom_secret_id not in world.live()
     world.check()

@@ -130,9 +130,8 @@ class LambdaRotation:
         elif step == "testSecret":
             self._test(r)
         else:
-            # The steps that write hold the rotation lease ``ivsecrets rotate`` takes, one step
-            # at a time: AWS itself keeps a second rotation from starting while AWSPENDING is
-            # staged. finishSecret also completes a finish that stopped half-way.
+            # The steps that write hold the lease ``ivsecrets rotate`` takes, one step at a time
+            # (AWS keeps a second rotation from starting while AWSPENDING is staged).
             with leased(
                 self.store, arn, self.settings.environment(r.arn, r.tags), "lambda", run_id=token
             ) as held:
@@ -213,9 +212,11 @@ class LambdaRotation:
             and not set(r.labels.get(v, [])) - {PREVIOUS}
         }
         if retired:
-            self._retire(r, retired, record.since.get(r.token))
+            self._retire(r, run, retired, record.since.get(r.token))
 
-    def _retire(self, r: _Rotation, retired: dict[str, str], since: datetime | None) -> None:
+    def _retire(
+        self, r: _Rotation, run: Run, retired: dict[str, str], since: datetime | None
+    ) -> None:
         """Delete the Intercom secrets of ``retired`` versions once no process can still sign with
         them (``grace`` after their successor became current), then their tags. Never raises for
         Intercom: the rotation is done, and the tags left behind make the next one try again."""
@@ -229,6 +230,7 @@ class LambdaRotation:
             )
             return
         intercom = self.settings.intercom(env.workspace)
+        run.step("deleting")  # the lease checked again right before the Intercom deletes
         gone = [v for v, i in retired.items() if delete_quietly(intercom, i, "it was replaced")]
         if gone:
             self.client.untag_resource(SecretId=r.arn, TagKeys=[INTERCOM_TAG + v for v in gone])

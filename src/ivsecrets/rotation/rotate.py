@@ -236,6 +236,7 @@ def _undo_create(
             for v in (state.current, state.previous)
         ):
             return
+        run.step("deleting")  # the lease checked again right before the Intercom side effect
         client.delete(created.id, missing_ok=True)
         log.warning(
             "ivsecrets: deleted the new Intercom secret %s again, since it could not "
