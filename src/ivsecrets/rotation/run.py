@@ -9,8 +9,9 @@ the rotation Lambda (:mod:`ivsecrets.aws_lambda`) each run as a :class:`Run`:
   compare-and-set write; :meth:`Run.change` changes the record without renewing;
 - the journal of intent (:meth:`Run.journal`, :meth:`Run.resolve`, :meth:`Run.forget`): an Intercom
   secret is announced before it is created, so a later holder can clean up after a crash;
-- :meth:`Run.settle` cleans up what dead runs left: their journaled Intercom secrets that no store
-  version references, and a promotion they made but did not record;
+- :meth:`Run.settle` cleans up what dead runs left: a promote stopped between its store writes
+  (completed), their journaled Intercom secrets that no store version references, and a promotion
+  they made but did not record;
 - :meth:`Run.record_current` records when a version became current (the grace period's origin).
 """
 
@@ -116,9 +117,10 @@ class Run:
         versions: Callable[[], Sequence[VersionInfo]],
         intercom: Callable[[], IntercomClient],
     ) -> None:
-        """Clean up after dead runs: delete the Intercom secrets they journaled that no version
-        (``versions()``, read only when needed) references, and record a promotion or rollback
-        a run whose lease was taken over made but did not record."""
+        """Clean up after dead runs: complete a promote one left half-done (its new secret served
+        already), record a promotion or rollback one made but did not record, and delete the
+        Intercom secrets they journaled that no version (``versions()``, read only when needed)
+        references."""
         others = [e for e in record.journal if e.run != self.id]
         taken = self.taken
         if not others and taken is None:
