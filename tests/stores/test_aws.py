@@ -270,7 +270,14 @@ def test_per_secret_batch_errors_map_to_our_errors(
     stubber.add_response(
         "batch_get_secret_value",
         {
-            "SecretValues": [{**value, "SecretString": SECRET_A, "VersionId": "v" * 32}],
+            "SecretValues": [
+                {
+                    **value,
+                    "SecretString": SECRET_A,
+                    "VersionId": "v" * 32,
+                    "VersionStages": ["AWSCURRENT"],
+                }
+            ],
             "Errors": errors,
         },
         {"SecretIdList": [*codes, "e"]},

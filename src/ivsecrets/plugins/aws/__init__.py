@@ -251,9 +251,10 @@ class AwsProvider(AwsRotation):
         }
         for entry in response.get("SecretValues", []):
             arn, name = entry.get("ARN", ""), entry.get("Name", "")
-            # AWS always lists the labels; an answer without any (a stub) is taken as current.
-            labels = entry.get("VersionStages") or [LABELS[Stage.current]]
-            current = LABELS[Stage.current] in labels
+            # Only an entry labelled AWSCURRENT is served as current. One without labels is a
+            # retired version (moto answers the version it created first, even once two
+            # rotations left it none), never the current one.
+            current = LABELS[Stage.current] in entry.get("VersionStages", [])
             for wanted in names:
                 if not (wanted in (arn, name) or _partial_arn(wanted, arn)):
                     continue
