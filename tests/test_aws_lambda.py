@@ -448,6 +448,12 @@ def test_handler_with_a_config_file_and_the_token_in_a_secret(
     assert rig.intercom_api.counts["create"] == 2
 
 
+def test_the_lambda_clients_take_aws_region(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    rotation = LambdaRotation()
+    assert rotation.client.meta.region_name == "eu-west-1"
+
+
 OTHER_TOKEN = "tok_other_workspace_Zq3k9Lw2Xr7Tn5Vb8Hc1"
 
 

@@ -33,7 +33,7 @@ from ivsecrets.intercom import (
     intercom_secret_name,
 )
 from ivsecrets.lambda_settings import LambdaSettings, read_value
-from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider
+from ivsecrets.plugins.aws import INTERCOM_TAG, AwsProvider, env_region
 from ivsecrets.provider import JournalEntry, RotationRecord
 from ivsecrets.rotation import check_secret_shape
 from ivsecrets.rotation.run import Run, leased
@@ -96,7 +96,7 @@ class LambdaRotation:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("secretsmanager")
+            self._client = boto3.client("secretsmanager", region_name=env_region())
         return self._client
 
     @property

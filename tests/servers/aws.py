@@ -250,15 +250,17 @@ def aws_client(moto_server: str) -> Any:
 def aws_env(moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point boto3's own configuration at moto, for code that builds its own client.
 
-    Sets dummy credentials, the region and ``AWS_ENDPOINT_URL``; hides the user's AWS files and
-    profile. Returns the endpoint URL.
+    Sets dummy credentials, the region (``AWS_REGION`` only) and ``AWS_ENDPOINT_URL``; hides the
+    user's AWS files and profile. Returns the endpoint URL.
     """
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # AWS_REGION alone, as GitHub's OIDC action and the docs set it: botocore itself reads only
+    # AWS_DEFAULT_REGION, so setting both here once hid that ivsecrets ignored AWS_REGION.
     monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))

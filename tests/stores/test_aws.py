@@ -39,7 +39,14 @@ from ivsecrets.testing import (
     Seed,
     WritableProviderContract,
 )
-from tests.servers.aws import REGION, AwsSix, MotoServer, aws_boto_session, iam_user
+from tests.servers.aws import (
+    REGION,
+    AwsSix,
+    MotoServer,
+    aws_boto_session,
+    ensure_lease_table,
+    iam_user,
+)
 
 IOS_PROD, WEB_PROD = Environment.of("ios", "prod"), Environment.of("web", "prod")
 
@@ -263,7 +270,14 @@ def test_per_secret_batch_errors_map_to_our_errors(
     stubber.add_response(
         "batch_get_secret_value",
         {
-            "SecretValues": [{**value, "SecretString": SECRET_A, "VersionId": "v" * 32}],
+            "SecretValues": [
+                {
+                    **value,
+                    "SecretString": SECRET_A,
+                    "VersionId": "v" * 32,
+                    "VersionStages": ["AWSCURRENT"],
+                }
+            ],
             "Errors": errors,
         },
         {"SecretIdList": [*codes, "e"]},
@@ -331,10 +345,28 @@ def test_unknown_profile_and_missing_region_are_config_errors(
         AwsProvider(store(profile="no-such-profile")).load(IOS_PROD, "x")
     assert info.value.key == "stores.aws.profile"
     monkeypatch.delenv("AWS_REGION")
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     with pytest.raises(ConfigError) as info:
         AwsProvider(store()).load(IOS_PROD, "x")
     assert info.value.key == "stores.aws.region"
+
+
+def test_aws_region_alone_sets_the_region(
+    aws_env: str, aws_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore reads AWS_DEFAULT_REGION only; AWS_REGION (what the docs, the CLI's messages and
+    GitHub's OIDC action set) must be enough, for the secrets and for the lease table."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    ensure_lease_table(aws_env)
+    provider = AwsProvider(store())
+    assert provider.client().meta.region_name == REGION
+    assert provider.lease_table.read("arn:aws:secretsmanager:x") == (None, 0)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    # AWS_REGION wins over AWS_DEFAULT_REGION (as in the AWS CLI and the other SDKs); the option
+    # wins over both.
+    assert AwsProvider(store()).client().meta.region_name == "eu-west-1"
+    assert AwsProvider(store(region="ap-south-1")).client().meta.region_name == "ap-south-1"
 
 
 # -- rotation beyond the contract ----------------------------------------------------------------

@@ -16,9 +16,10 @@ from ivsecrets.environments import Environment, Stage
 from ivsecrets.errors import AccessDeniedError, ConfigError
 from ivsecrets.plugins.file import FileProvider
 from ivsecrets.provider import Provider
-from ivsecrets.testing import SECRET_A, ProviderContract
+from ivsecrets.testing import SECRET_A, SECRET_B, ProviderContract
 
 _names = itertools.count()
+IOS_PROD = Environment.of("ios", "prod")
 
 
 def file_store(path: Path, **options: object) -> FileProvider:
@@ -109,3 +110,43 @@ def test_toml_document_with_stages(tmp_path: Path) -> None:
 def test_missing_path_option_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"stores\.files\.path"):
         FileProvider(StoreConfig("files", "file"))
+
+
+def _secret_file(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+def test_a_relative_path_is_relative_to_the_file_that_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery finds ivsecrets.toml from a subdirectory; its relative ``path`` still names the
+    file next to it, not one in the working directory. With ``extends``, the file that set the
+    option is the one it is relative to."""
+    from ivsecrets.config import load_config
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "base").mkdir()
+    _secret_file(tmp_path / "secrets.toml", f'ios_prod = "{SECRET_A}"\n')
+    _secret_file(tmp_path / "base" / "other.toml", f'ios_prod = "{SECRET_B}"\n')
+    config = tmp_path / "ivsecrets.toml"
+    config.write_text('store = "files"\n[stores.files]\nplugin = "file"\npath = "secrets.toml"\n')
+    (tmp_path / "app" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "app" / "deep")
+    store = load_config().stores["files"]
+    assert FileProvider(store).load(IOS_PROD, "ios_prod").value.reveal() == SECRET_A.encode()
+    (tmp_path / "base" / "generated.toml").write_text(
+        '[stores.files]\nplugin = "file"\npath = "other.toml"\n'
+    )
+    config.write_text('extends = "base/generated.toml"\nstore = "files"\n')
+    store = load_config().stores["files"]
+    assert FileProvider(store).load(IOS_PROD, "ios_prod").value.reveal() == SECRET_B.encode()
+
+
+def test_a_relative_path_of_the_embedded_default_stays_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _secret_file(tmp_path / "secrets.toml", f'ios_prod = "{SECRET_A}"\n')
+    monkeypatch.chdir(tmp_path)
+    provider = FileProvider(StoreConfig("f", "file", MappingProxyType({"path": "secrets.toml"})))
+    assert provider.load(IOS_PROD, "ios_prod").value.reveal() == SECRET_A.encode()

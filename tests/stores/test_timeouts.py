@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -141,3 +145,43 @@ def test_a_failed_client_build_is_not_retried_within_the_backoff() -> None:
     with pytest.raises(RuntimeError):
         client.get()
     assert calls == 2
+
+
+@pytest.mark.parametrize("plugin", ["aws", "vault"])
+def test_ctrl_c_ends_a_command_waiting_on_a_hanging_store_at_once(
+    plugin: str, hanging: Hanging, tmp_path: Path
+) -> None:
+    """SIGINT while `verify` waits on a store ends it at once with exit 130 and one line, not
+    after the overall timeout with exit 1 ("a check failed")."""
+    config = tmp_path / "ivsecrets.toml"
+    store = STORES[plugin].format(port=hanging.port)
+    config.write_text(f'store = "{plugin}"\n[stores.{plugin}]\n{store}')
+    env = {
+        **os.environ,
+        "IVS_T_TOKEN": "hvs.not-a-real-token",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    command = [sys.executable, "-c", "from ivsecrets.cli import main; main()"]
+    process = subprocess.Popen(
+        [*command, "--config", str(config), "--timeout", "30", "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        waited = time.monotonic() + 20
+        while not hanging.held and time.monotonic() < waited:
+            time.sleep(0.05)
+        assert hanging.held, "the command never reached the store"
+        time.sleep(0.2)  # the request is on its way: the command is blocked on the answer
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=15)
+        elapsed = time.monotonic() - started
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert elapsed < 3, f"took {elapsed:.1f} s after SIGINT"
+    assert "Traceback" not in stderr and stderr.strip().splitlines() == ["ivsecrets: interrupted"]

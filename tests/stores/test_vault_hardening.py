@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -138,3 +141,25 @@ def test_verify_false_warns(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="ivsecrets"), pytest.raises(StoreError):
         store.load(IOS_PROD, "ivsecrets/prod/ios")
     assert len(_warnings(caplog, "verify = false")) == 1
+
+
+@pytest.mark.parametrize("missing", ["requests", "hvac"])
+def test_without_the_vault_extra_the_cli_names_the_install_line(
+    missing: str, tmp_path: Path
+) -> None:
+    """Without hvac (or requests, which hvac brings) `verify` ends with exit 2 and the install
+    line, as aws and gcp do: no traceback."""
+    config = tmp_path / "ivsecrets.toml"
+    config.write_text('store = "vault"\n\n[stores.vault]\nurl = "http://127.0.0.1:9"\n')
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "from ivsecrets.cli import main\n"
+        f"sys.argv = ['ivsecrets', '--config', {str(config)!r}, 'verify']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'ivsecrets[vault]'" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 2

@@ -1,12 +1,16 @@
 """The root command group, its shared state and the mapping of errors to exit codes.
 
 Exit codes, for every command: 0 success; 1 a check failed (or a command's own negative answer);
-2 usage or configuration error; 3 a store or Intercom could not be reached or denied access.
+2 usage or configuration error; 3 a store or Intercom could not be reached or denied access;
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +40,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Seconds a command waits for its stores in all, unless ``--timeout`` says otherwise: longer
 #: than a healthy store ever takes, far shorter than SDK retries against a dead one.
 DEFAULT_TIMEOUT = 20.0
+INTERRUPTED = 130  # the shell's exit status for a process ended by SIGINT
+_interrupted: list[bool] = []  # not empty once a Ctrl-C arrived
 
 
 class CliError(click.ClickException):
@@ -252,6 +258,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except IVSecretsError as err:
             raise CliError(str(err), exit_code_for(err)) from None
+        except KeyboardInterrupt:
+            # Not click's "Aborted!" with exit 1, which reads as "a check failed".
+            click.echo("ivsecrets: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
@@ -322,5 +332,33 @@ def cli(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="ivsecrets")
+    """Console-script entry point. Ctrl-C ends the command at once with exit 130, whatever its
+    threads are waiting for: the first unwinds it (``finally`` blocks run), a second while that
+    hangs ends the process."""
+    signal.signal(signal.SIGINT, _on_interrupt)
+    try:
+        cli(prog_name="ivsecrets")
+    except SystemExit as done:
+        if done.code == INTERRUPTED:
+            _exit_now()
+        raise
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    from ivsecrets.provider.deadline import interrupt
+
+    if _interrupted:
+        click.echo("ivsecrets: interrupted", err=True)
+        _exit_now()
+    _interrupted.append(True)
+    interrupt()  # the threads waiting on a store, which Python does not interrupt
+    raise KeyboardInterrupt
+
+
+def _exit_now() -> None:
+    """Exit 130 without waiting for threads still blocked in a store's SDK (they are given up
+    on, as at the deadline)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(INTERRUPTED)

@@ -1,6 +1,7 @@
 """The ``file`` store: a TOML/JSON document of secrets, or a directory of files (/run/secrets).
 
-Options: ``path`` (required), ``allow_insecure_permissions`` (default false: files readable by
+Options: ``path`` (required; relative to the directory of the configuration file that sets it),
+``allow_insecure_permissions`` (default false: files readable by
 group or others, and directories writable by them, are refused). In a directory the reference is
 a file name, and ``<name>.previous`` / ``<name>.pending`` hold the other versions. In a document
 the reference is a top-level key whose value is the secret, or a table with ``current``,
@@ -69,7 +70,9 @@ class FileProvider(Provider):
                 "the file store needs a path",
                 fix='path = "/run/secrets" (a directory) or a .toml/.json file',
             )
-        self.path = Path(path).expanduser()
+        self.path = _anchored(
+            Path(path).expanduser(), store.option_sources.get("path", store.source)
+        )
         self.allow_insecure: bool = self.option("allow_insecure_permissions")
 
     def _fetch(self, ref: Reference, stage: Stage, version: str | None) -> Fetched:
@@ -227,6 +230,16 @@ def _kind(mode: int) -> str:
     kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a directory"}
     kinds |= {stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device"}
     return next((name for test, name in kinds.items() if test(mode)), "not a file")
+
+
+def _anchored(path: Path, source: str) -> Path:
+    """``path`` as the configuration file ``source`` means it: a relative path is relative to
+    that file's directory (as ``extends`` is), so a command run from a subdirectory, where
+    discovery finds the file, reads the same secrets. A configuration that is no file (the
+    embedded default, text given to ``parse_config``: ``<...>``) keeps the working directory."""
+    if path.is_absolute() or source.startswith("<"):
+        return path
+    return (Path(source).parent / path).absolute()
 
 
 def _version(info: os.stat_result) -> str:

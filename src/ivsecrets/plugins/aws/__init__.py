@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ __all__ = [
     "LABELS",
     "AwsProvider",
     "client_error_parts",
+    "env_region",
     "store_error",
 ]
 
@@ -96,6 +98,13 @@ OPTIONS: dict[str, Option] = {
         str, "", "the lease table's endpoint (else endpoint_url, else AWS_ENDPOINT_URL)", None
     ),
 }
+
+
+def env_region() -> str | None:
+    """``$AWS_REGION``, which botocore ignores (it reads ``AWS_DEFAULT_REGION`` and the profile)
+    although the AWS CLI v2, the other SDKs, Lambda and GitHub's credentials action use it; as
+    in the AWS CLI, it wins over both. None when unset: then botocore's own chain decides."""
+    return os.environ.get("AWS_REGION") or None
 
 
 class AwsProvider(AwsRotation):
@@ -170,8 +179,9 @@ class AwsProvider(AwsRotation):
         from botocore.config import Config as BotoConfig
 
         injected = self._injected.meta.region_name if self._injected is not None else None
+        session = self._session.region_name if self._session is not None else None
         return {
-            "region_name": self.region or injected,
+            "region_name": self.region or injected or session or env_region(),
             "endpoint_url": endpoint_url or self.endpoint_url,
             "config": BotoConfig(
                 connect_timeout=self.capped(self.option("connect_timeout")),
@@ -241,9 +251,10 @@ class AwsProvider(AwsRotation):
         }
         for entry in response.get("SecretValues", []):
             arn, name = entry.get("ARN", ""), entry.get("Name", "")
-            # AWS always lists the labels; an answer without any (a stub) is taken as current.
-            labels = entry.get("VersionStages") or [LABELS[Stage.current]]
-            current = LABELS[Stage.current] in labels
+            # Only an entry labelled AWSCURRENT is served as current. One without labels is a
+            # retired version (moto answers the version it created first, even once two
+            # rotations left it none), never the current one.
+            current = LABELS[Stage.current] in entry.get("VersionStages", [])
             for wanted in names:
                 if not (wanted in (arn, name) or _partial_arn(wanted, arn)):
                     continue

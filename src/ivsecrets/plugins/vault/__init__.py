@@ -23,7 +23,7 @@ from ivsecrets.errors import (
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.plugins.vault.auth import AUTH_METHODS, VaultLogin, hvac
+from ivsecrets.plugins.vault.auth import AUTH_METHODS, VaultLogin, hvac, requests_module
 from ivsecrets.plugins.vault.rotation import (
     INTERCOM,
     PENDING,
@@ -147,10 +147,8 @@ class VaultProvider(VaultRotation):
         client_cert = (cert, self._setting("client_key", "VAULT_CLIENT_KEY")) if cert else None
         session = self._session
         if session is None:
-            import requests
-
             # hvac lets a given session's `verify` win over its own argument: set ours on it.
-            session = requests.Session()
+            session = requests_module().Session()
             session.verify, session.cert = verify, client_cert
         return hvac().Client(
             url=url,
@@ -212,8 +210,9 @@ class VaultProvider(VaultRotation):
         )
 
     def _translate(self, err: Exception) -> StoreError | None:
-        import requests
-
+        if isinstance(err, ImportError):  # MissingExtraError: passed on as it is
+            return None
+        http = requests_module()
         errors = hvac().exceptions
         if isinstance(err, errors.InvalidPath):
             return SecretNotFoundError(f"no such secret or version in KV mount '{self.mount}'")
@@ -223,6 +222,6 @@ class VaultProvider(VaultRotation):
             return StoreThrottledError("Vault rate limit exceeded (HTTP 429)")
         if isinstance(err, errors.VaultError):  # sealed, 5xx, a request Vault found invalid
             return StoreUnavailableError("Vault failed: " + "; ".join(err.errors or ["?"]))
-        if isinstance(err, (requests.ConnectionError, requests.Timeout)):
+        if isinstance(err, (http.ConnectionError, http.Timeout)):
             return StoreUnavailableError(f"cannot reach Vault: {type(err).__name__}")
         return None

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ivsecrets.errors import AccessDeniedError, MissingExtraError
 
-__all__ = ["AUTH_METHODS", "VaultLogin", "hvac"]
+__all__ = ["AUTH_METHODS", "VaultLogin", "hvac", "requests_module"]
 
 R = TypeVar("R")
 _NEVER = float("inf")
@@ -31,6 +31,16 @@ def hvac() -> Any:
     except ImportError:
         raise MissingExtraError("vault", "hvac", "vault") from None
     return hvac
+
+
+def requests_module() -> Any:
+    """The requests module (hvac's transport, installed with it); MissingExtraError names the
+    extra when it is not installed."""
+    try:
+        import requests
+    except ImportError:
+        raise MissingExtraError("vault", "hvac", "vault") from None
+    return requests
 
 
 @dataclass
