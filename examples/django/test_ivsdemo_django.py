@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -75,9 +76,11 @@ def test_the_page_gives_the_messenger_a_jwt_for_the_logged_in_user(
 ) -> None:
     assert settings_of(client.get("/").content.decode()) == {"app_id": "demo1234"}
     log_in(client)
-    page = client.get("/").content.decode()
-    settings = settings_of(page)
+    response = client.get("/")
+    assert "private" in response["Cache-Control"]
+    settings = settings_of(response.content.decode())
     claims = jwt.decode(settings["intercom_user_jwt"], platform_secrets["web"], ["HS256"])
+    assert 3500 < claims["exp"] - time.time() <= 3601
     assert claims["user_id"] == "42" and claims["name"] == "Ada Lovelace"
     assert "email" not in settings and settings["plan"] == "pro"
     assert settings["created_at"] == 1699920000

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -51,8 +52,11 @@ def test_the_page_gives_the_messenger_a_jwt_for_the_logged_in_user(
 ) -> None:
     assert settings_of(client.get("/").text) == {"app_id": "demo1234"}
     log_in(client)
-    settings = settings_of(client.get("/").text)
+    response = client.get("/")
+    assert response.headers["cache-control"] == "private"
+    settings = settings_of(response.text)
     claims = jwt.decode(settings["intercom_user_jwt"], platform_secrets["web"], ["HS256"])
+    assert 3500 < claims["exp"] - time.time() <= 3601
     assert claims["user_id"] == "42" and claims["email"] == "ada@example.com"
     assert "email" not in settings and settings["plan"] == "pro"
     assert client.get("/_demo/intercom-stub.js").status_code == 200

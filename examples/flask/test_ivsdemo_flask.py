@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,9 +53,12 @@ def test_the_page_gives_the_messenger_a_jwt_for_the_logged_in_user(
 ) -> None:
     assert settings_of(client.get("/").get_data(as_text=True)) == {"app_id": "demo1234"}
     log_in(client)
-    page = client.get("/").get_data(as_text=True)
+    response = client.get("/")
+    assert "private" in response.headers["Cache-Control"]
+    page = response.get_data(as_text=True)
     settings = settings_of(page)
     claims = jwt.decode(settings["intercom_user_jwt"], platform_secrets["web"], ["HS256"])
+    assert 3500 < claims["exp"] - time.time() <= 3601
     assert claims["user_id"] == "42" and claims["email"] == "ada@example.com"
     assert "email" not in settings and settings["plan"] == "pro"
     assert '"/_demo/intercom-stub.js"' in page

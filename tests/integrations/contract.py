@@ -4,8 +4,10 @@ A framework's test module subclasses :class:`IntegrationContract` and provides `
 function ``make_web(**options) -> Web`` that builds the framework's test app (``options`` are
 Messenger settings: mode, signed_user_fields, expires_in) and wraps its test client. Every test
 app has the same routes: ``GET /`` (a page with the Messenger), ``POST /login`` (form field
-``name``; logs in user 42, ada@example.com, plan "pro"), ``POST /logout``, and the identity
-endpoint under ``/api``. It gives every request the CSP nonce :data:`NONCE`.
+``name``; logs in user 42, ada@example.com, plan "pro"; the name :data:`EMAIL_ONLY` makes the
+user-data function return no user_id, :data:`RESERVED` one that returns a ``user_hash``),
+``POST /logout``, and the identity endpoint under ``/api``. It gives every request the CSP
+nonce :data:`NONCE`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from typing import Any
 import jwt
 import pytest
 
+from ivsecrets.integrations import messenger as messenger_module
 from tests.integrations.conftest import APP_ID, PLATFORM_SECRETS, FlakyStore, scan_response
 
 NONCE = "n0nce-t3st"
+EMAIL_ONLY = "email-only"
+RESERVED = "reserved-key"
 XSS_NAME = "</script><script>window.pwned=1</script>"
 _SETTINGS = re.compile(r"window\.intercomSettings = (\{.*?\});\n")
 
@@ -173,6 +178,49 @@ class IntegrationContract:
         page = web.get("/")
         assert page.status == 200 and settings_of(page.text) is None
 
+    def test_logged_in_page_is_private_to_the_browser(self, make_web: MakeWeb) -> None:
+        web = make_web()
+        web.login()
+        page = web.get("/")
+        assert settings_of(page.text) is not None
+        assert "private" in page.headers.get("cache-control", "")
+        assert "public" not in page.headers.get("cache-control", "")
+
+    def test_the_jwt_lasts_an_hour_by_default_and_is_renewed_on_every_page(
+        self, make_web: MakeWeb, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        web = make_web()
+        web.login()
+        now = time.time()
+
+        def exp_of_page() -> int:
+            settings = settings_of(web.get("/").text)
+            assert settings is not None
+            token = settings["intercom_user_jwt"]
+            claims = jwt.decode(
+                token, PLATFORM_SECRETS["web"], algorithms=["HS256"], options={"verify_exp": False}
+            )
+            return int(claims["exp"])
+
+        assert 3590 <= exp_of_page() - now <= 3601
+        later = now + 1800  # half an hour on, the next page signs a fresh hour
+        monkeypatch.setattr(messenger_module, "time", type("T", (), {"time": lambda: later}))
+        assert 3590 <= exp_of_page() - later <= 3601
+        body = web.get("/api/intercom/identity/ios").json()
+        assert 3590 <= body["expires_at"] - later <= 3601
+
+    @pytest.mark.parametrize("who", [EMAIL_ONLY, RESERVED])
+    def test_user_data_jwt_mode_cannot_sign_leaves_the_messenger_out(
+        self, make_web: MakeWeb, who: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        web = make_web()
+        web.login(name=who)
+        page = web.get("/")
+        assert page.status == 200 and settings_of(page.text) is None
+        assert "Messenger left out" in caplog.text
+        resp = web.get("/api/intercom/identity/ios")
+        assert resp.status == 503 and resp.headers["cache-control"] == "no-store"
+
     # -- logout ----------------------------------------------------------------------------
 
     def test_logout_clears_the_intercom_cookie_and_shuts_the_messenger_down_once(
@@ -187,6 +235,22 @@ class IntegrationContract:
         next_page = web.get("/").text
         assert "i('shutdown');" in next_page
         assert settings_of(next_page) == {"app_id": APP_ID}
+        assert "shutdown" not in web.get("/").text
+
+    def test_the_shutdown_survives_a_page_that_leaves_the_messenger_out(
+        self, make_web: MakeWeb, flaky: FlakyStore
+    ) -> None:
+        web = make_web()
+        web.login()
+        web.get("/")
+        web.logout()
+        web.login(name="Bob")  # someone else on the same browser
+        flaky.break_past_max_stale()
+        assert settings_of(web.get("/").text) is None
+        flaky.store.down = False
+        flaky.clock.advance(5)
+        page = web.get("/").text
+        assert settings_of(page) is not None and "i('shutdown');" in page
         assert "shutdown" not in web.get("/").text
 
     # -- the identity endpoint -------------------------------------------------------------

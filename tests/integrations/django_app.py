@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authentication import BaseAuthentication
 
 from ivsecrets.integrations.django import intercom_logout
 
@@ -36,6 +37,10 @@ class DemoUser:
 
 
 def user_data(user: DemoUser) -> dict[str, Any]:
+    if user.name == "email-only":  # contract.EMAIL_ONLY
+        return {"email": user.email}
+    if user.name == "reserved-key":  # contract.RESERVED
+        return {"user_id": user.pk, "user_hash": "mine"}
     return {
         "user_id": user.pk,
         "email": user.email,
@@ -56,6 +61,26 @@ class SessionUser:
         request.user = DemoUser(name) if name is not None else AnonymousUser()
         request.csp_nonce = NONCE
         return self.get_response(request)
+
+
+API_TOKEN = "api-token-7c1d"
+
+
+class BearerAuthentication(BaseAuthentication):  # type: ignore[misc]
+    """A Django REST framework authentication class: ``Authorization: Bearer <token>``."""
+
+    def authenticate(self, request: Any) -> tuple[DemoUser, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith("Bearer "):
+            return None
+        if header.removeprefix("Bearer ") != API_TOKEN:
+            from rest_framework.exceptions import AuthenticationFailed
+
+            raise AuthenticationFailed("invalid token")
+        return DemoUser("Api Ada"), None
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Bearer"
 
 
 def page(request: Any) -> HttpResponse:

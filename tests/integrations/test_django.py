@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +17,8 @@ from django.test import Client
 from django.test.utils import override_settings
 
 import ivsecrets
-from tests.integrations.contract import IntegrationContract, MakeWeb, Resp, Web
+from tests.integrations.conftest import APP_ID, PLATFORM_SECRETS
+from tests.integrations.contract import IntegrationContract, MakeWeb, Resp, Web, hmac_hex
 
 SETTINGS: dict[str, Any] = {
     "SECRET_KEY": "test-only-session-signing-key",
@@ -28,7 +32,13 @@ SETTINGS: dict[str, Any] = {
     "MIDDLEWARE": [
         "django.contrib.sessions.middleware.SessionMiddleware",
         "tests.integrations.django_app.SessionUser",
+        "ivsecrets.integrations.django.middleware.IntercomMiddleware",
     ],
+    # The API authenticates with bearer tokens only: session users reach the identity endpoint
+    # through the middleware's request.user all the same.
+    "REST_FRAMEWORK": {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["tests.integrations.django_app.BearerAuthentication"]
+    },
     "SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies",
     "ROOT_URLCONF": "tests.integrations.django_app",
     "DATABASES": {},
@@ -158,3 +168,57 @@ def test_default_user_data_of_a_contrib_auth_user(configured: None) -> None:
 
 def test_the_urls_module_is_includable() -> None:
     assert importlib.import_module("ivsecrets.integrations.django.urls").app_name
+
+
+def test_the_context_processor_value_goes_through_json_script_and_renders_as_json(
+    configured: None,
+) -> None:
+    from django.contrib.auth.models import AnonymousUser
+    from django.template import engines
+    from django.test import RequestFactory
+
+    from tests.integrations.django_app import DemoUser
+
+    engine = engines["django"]
+    request = RequestFactory().get("/")
+    request.user = DemoUser("Ada </script>")
+    out = engine.from_string('{{ intercom_settings|json_script:"intercom-settings" }}').render(
+        {}, request
+    )
+    found = re.fullmatch(
+        r'<script id="intercom-settings" type="application/json">(.*)</script>', out
+    )
+    assert found is not None and "</script>" not in found.group(1)
+    settings = json.loads(found.group(1))
+    assert settings["app_id"] == APP_ID and len(settings["intercom_user_jwt"]) > 100
+    attribute = engine.from_string('<div data-s="{{ intercom_settings }}">').render({}, request)
+    value = re.fullmatch(r'<div data-s="(.*)">', attribute)
+    assert value is not None and '"' not in value.group(1) and "<" not in value.group(1)
+    assert json.loads(html.unescape(value.group(1))) == settings
+    request.user = AnonymousUser()
+    assert json.loads(
+        html.unescape(engine.from_string("{{ intercom_settings }}").render({}, request))
+    ) == {"app_id": APP_ID}
+
+
+def test_a_page_without_the_middleware_is_flagged_by_the_checks(configured: None) -> None:
+    from django.core import checks
+
+    middleware = [m for m in SETTINGS["MIDDLEWARE"] if "IntercomMiddleware" not in m]
+    with override_settings(MIDDLEWARE=middleware):
+        (warning,) = checks.run_checks(tags=["ivsecrets"])
+    assert warning.id == "ivsecrets.W001" and "IntercomMiddleware" in warning.msg
+
+
+def test_identity_accepts_a_rest_framework_bearer_token(configured: None) -> None:
+    from tests.integrations.django_app import API_TOKEN
+
+    client = Client()
+    resp = client.get("/api/intercom/identity/ios", HTTP_AUTHORIZATION=f"Bearer {API_TOKEN}")
+    assert resp.status_code == 200 and resp["Cache-Control"] == "no-store"
+    body = resp.json()
+    assert body["user_id"] == "42" and body["user_hash"] == hmac_hex(PLATFORM_SECRETS["ios"], "42")
+    bad = client.get("/api/intercom/identity/ios", HTTP_AUTHORIZATION="Bearer wrong")
+    assert bad.status_code == 401 and bad["Cache-Control"] == "no-store"
+    assert "user_hash" not in bad.content.decode()
+    assert client.get("/api/intercom/identity/ios").status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Header, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.testclient import TestClient
 from jinja2 import DictLoader, Environment
@@ -13,9 +13,19 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
 from ivsecrets.errors import ConfigError
-from ivsecrets.integrations.fastapi import Intercom, MessengerTag
+from ivsecrets.integrations.fastapi import Intercom, MessengerTag, PrivateCacheMiddleware
 from ivsecrets.integrations.messenger import Messenger
-from tests.integrations.contract import NONCE, IntegrationContract, MakeWeb, Resp, Web
+from tests.integrations.conftest import PLATFORM_SECRETS, FlakyStore
+from tests.integrations.contract import (
+    EMAIL_ONLY,
+    NONCE,
+    RESERVED,
+    IntegrationContract,
+    MakeWeb,
+    Resp,
+    Web,
+    hmac_hex,
+)
 
 PAGE = "<!doctype html><html><body><h1>FastAPI</h1>{{ intercom_messenger() }}</body></html>"
 LOADER = "http://127.0.0.1:9/intercom-stub.js?app={app_id}"
@@ -26,6 +36,10 @@ def optional_user(request: Request) -> dict[str, Any] | None:
     name = request.session.get("demo_user")
     if name is None:
         return None
+    if name == EMAIL_ONLY:
+        return {"email": "ada@example.com"}
+    if name == RESERVED:
+        return {"user_id": "42", "user_hash": "mine"}
     return {
         "user_id": "42",
         "email": "ada@example.com",
@@ -52,6 +66,7 @@ def build_app(**options: Any) -> tuple[FastAPI, Intercom]:
         return await call_next(request)
 
     app.add_middleware(SessionMiddleware, secret_key="test-only-session-key")
+    app.add_middleware(PrivateCacheMiddleware)
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> Any:
@@ -137,3 +152,35 @@ def test_a_template_without_the_dependency_renders_no_messenger(
 
     assert "intercomSettings" not in TestClient(app).get("/").text
     assert "Depends(intercom.dependency)" in caplog.text
+
+
+def test_startup_warns_but_starts_when_the_store_is_unreachable(
+    flaky: FlakyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = build_app()
+    flaky.break_past_max_stale()
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 200
+    assert "ivsecrets.E003" in caplog.text and "cannot be read" in caplog.text
+
+
+API_TOKEN = "api-token-7c1d"
+
+
+def bearer_user(authorization: str | None = Header(None)) -> dict[str, Any] | None:
+    """The API's own dependency: the user of a bearer token, or None."""
+    if authorization != f"Bearer {API_TOKEN}":
+        return None
+    return {"user_id": "42", "email": "ada@example.com"}
+
+
+def test_the_identity_router_takes_the_apis_own_authentication() -> None:
+    app, intercom = build_app()
+    app.include_router(intercom.router(prefix="/mobile", current_user=bearer_user))
+    client = TestClient(app)
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    resp = client.get("/mobile/intercom/identity/ios", headers=headers)
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
+    assert resp.json()["user_hash"] == hmac_hex(PLATFORM_SECRETS["ios"], "42")
+    assert client.get("/mobile/intercom/identity/ios").status_code == 401
+    assert client.get("/api/intercom/identity/ios", headers=headers).status_code == 401

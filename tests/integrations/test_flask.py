@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 from flask import Flask, g, render_template_string, request
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 
 import ivsecrets
 from ivsecrets.integrations.flask import Intercom, intercom_logout
-from tests.integrations.contract import NONCE, IntegrationContract, MakeWeb, Resp, Web
+from tests.integrations.conftest import PLATFORM_SECRETS
+from tests.integrations.contract import (
+    EMAIL_ONLY,
+    NONCE,
+    RESERVED,
+    IntegrationContract,
+    MakeWeb,
+    Resp,
+    Web,
+    settings_of,
+)
 
 PAGE = "<!doctype html><html><body><h1>Flask</h1>{{ intercom_messenger() }}</body></html>"
 LOADER = "http://127.0.0.1:9/intercom-stub.js?app={app_id}"
@@ -24,6 +35,10 @@ class User(UserMixin):
 
 
 def user_data(user: User) -> dict[str, Any]:
+    if user.name == EMAIL_ONLY:
+        return {"email": user.email}
+    if user.name == RESERVED:
+        return {"user_id": user.id, "user_hash": "mine"}
     return {
         "user_id": user.id,
         "email": user.email,
@@ -121,3 +136,44 @@ def test_a_user_loader_replaces_flask_login() -> None:
 
     text = app.test_client().get("/").get_data(as_text=True)
     assert '"user_id": "7"' in text and "user_hash" in text
+
+
+SESSION_TOKEN = "sess-tok-9f8e7d6c"
+
+
+class TokenUser(UserMixin):
+    """Flask-Login's advice: ``get_id()`` returns a session token, so changing it logs out."""
+
+    id = 42
+    email = "ada@example.com"
+
+    def get_id(self) -> str:
+        return SESSION_TOKEN
+
+
+def token_app(**kwargs: Any) -> Flask:
+    app = Flask(__name__)
+    Intercom(app, user_loader=TokenUser, **kwargs)
+
+    @app.get("/")
+    def page() -> str:
+        return render_template_string(PAGE)
+
+    return app
+
+
+def test_the_default_user_id_is_the_stable_id_not_the_session_token() -> None:
+    text = token_app().test_client().get("/").get_data(as_text=True)
+    settings = settings_of(text)
+    assert settings is not None and SESSION_TOKEN not in text
+    claims = jwt.decode(
+        settings["intercom_user_jwt"], PLATFORM_SECRETS["web"], algorithms=["HS256"]
+    )
+    assert claims["user_id"] == "42"
+
+
+def test_a_user_id_equal_to_the_session_token_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    app = token_app(user_data=lambda user: {"user_id": user.get_id()})
+    resp = app.test_client().get("/")
+    assert resp.status_code == 200 and settings_of(resp.get_data(as_text=True)) is None
+    assert "session token" in caplog.text and SESSION_TOKEN not in caplog.text

@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -87,8 +88,10 @@ def test_jwt_mode_needs_a_user_id_and_user_hash_mode_takes_an_email() -> None:
     assert settings["email"] == "a@example.com" and len(settings["user_hash"]) == 64
 
 
-def test_no_expiry_means_no_exp_claim() -> None:
+def test_tokens_last_an_hour_unless_told_otherwise() -> None:
     body = Messenger().identity("web", {"user_id": "42"})
+    assert 3590 <= body["expires_at"] - time.time() <= 3601
+    body = Messenger(expires_in=None).identity("web", {"user_id": "42"})
     assert body["expires_at"] is None
     assert "exp" not in jwt.decode(body["jwt"], SECRET_A, algorithms=["HS256"])
 

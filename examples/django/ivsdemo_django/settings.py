@@ -18,6 +18,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "ivsdemo_django.views.DemoAuthenticationMiddleware",
+    # Cache-Control: private on pages carrying the signed user
+    "ivsecrets.integrations.django.middleware.IntercomMiddleware",
 ]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 ROOT_URLCONF = "ivsdemo_django.urls"

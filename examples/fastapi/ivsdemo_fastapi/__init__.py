@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.templating import Jinja2Templates
 
-from ivsecrets.integrations.fastapi import Intercom
+from ivsecrets.integrations.fastapi import Intercom, PrivateCacheMiddleware
 from ivsecrets.integrations.messenger import Messenger
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,7 @@ def create_app(mode: Literal["jwt", "user_hash"] = "jwt") -> FastAPI:
         SessionMiddleware,
         secret_key=os.environ.get("IVSDEMO_SESSION_KEY") or secrets.token_hex(32),
     )
+    app.add_middleware(PrivateCacheMiddleware)  # Cache-Control: private on signed pages
     app.include_router(intercom.router(prefix="/api"))
     templates = Jinja2Templates(HERE / "templates", context_processors=[intercom.context_processor])
 

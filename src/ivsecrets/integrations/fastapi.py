@@ -6,7 +6,8 @@ identity never comes from the request itself::
 
     intercom = Intercom(current_user=optional_user, messenger=Messenger(workspace="prod"))
     app = FastAPI(lifespan=intercom.lifespan, dependencies=[Depends(intercom.dependency)])
-    app.include_router(intercom.router(prefix="/api"))
+    app.add_middleware(PrivateCacheMiddleware)   # Cache-Control: private on signed pages
+    app.include_router(intercom.router(prefix="/api"))  # current_user=api_user: the API's auth
     templates = Jinja2Templates("templates", context_processors=[intercom.context_processor])
     # in a template: {{ intercom_messenger() }}
 """
@@ -16,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
+from ivsecrets.errors import ConfigError
 from ivsecrets.integrations.messenger import (
+    DEFAULT_EXPIRES_IN,
     SHUTDOWN_SESSION_KEY,
     Messenger,
     UserData,
@@ -36,13 +38,54 @@ try:
 except ImportError as err:  # pragma: no cover - exercised without the extra only
     raise missing_extra("fastapi", "fastapi") from err
 
-__all__ = ["DEFAULT_EXPIRES_IN", "Intercom", "MessengerTag", "default_user_data"]
+__all__ = [
+    "DEFAULT_EXPIRES_IN",
+    "Intercom",
+    "MessengerTag",
+    "PrivateCacheMiddleware",
+    "default_user_data",
+]
 
 log = logging.getLogger("ivsecrets.integrations")
 
-#: Starlette's SessionMiddleware keeps a session 14 days: the default JWT lifetime here.
-DEFAULT_EXPIRES_IN = 14 * 24 * 3600.0
 _STATE = "ivsecrets_intercom"
+#: Scope keys: the PrivateCacheMiddleware is installed; this response carries a signed user.
+_MIDDLEWARE = "ivsecrets.intercom.middleware"
+_PRIVATE = "ivsecrets.intercom.private"
+
+
+class PrivateCacheMiddleware:
+    """``app.add_middleware(PrivateCacheMiddleware)``: ``Cache-Control: private`` on every
+    response whose page carries a signed user (a JWT or a user_hash)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[_MIDDLEWARE] = True
+
+        async def send_private(message: Any) -> None:
+            if message["type"] == "http.response.start" and scope.get(_PRIVATE):
+                message = {**message, "headers": _private(message.get("headers", []))}
+            await send(message)
+
+        await self.app(scope, receive, send_private)
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with ``private`` added to Cache-Control (and ``public`` taken out)."""
+    directives: list[bytes] = []
+    kept = []
+    for name, value in headers:
+        if name.lower() == b"cache-control":
+            directives += [d.strip() for d in value.split(b",") if d.strip()]
+        else:
+            kept.append((name, value))
+    directives = [d for d in directives if d.lower() not in (b"public", b"private")]
+    return [*kept, (b"cache-control", b", ".join([*directives, b"private"]))]
 
 
 def default_user_data(user: Any) -> UserData:
@@ -68,19 +111,26 @@ class MessengerTag:
         self._user = user
 
     def user_data(self) -> UserData | None:
-        return None if self._user is None else self._intercom.user_data(self._user)
+        if self._user is None:
+            return None
+        scope = self._request.scope
+        scope[_PRIVATE] = True
+        if not scope.get(_MIDDLEWARE):
+            log.warning(
+                "a page carries a signed Intercom user without Cache-Control: private: "
+                "add app.add_middleware(PrivateCacheMiddleware)"
+            )
+        return self._intercom.user_data(self._user)
 
     def settings(self) -> dict[str, Any]:
         """``window.intercomSettings`` for this request (for single-page apps)."""
         return self._intercom.messenger.settings(self.user_data())
 
     def __call__(self) -> Markup:
-        shutdown = False
-        if "session" in self._request.scope:
-            shutdown = bool(self._request.session.pop(SHUTDOWN_SESSION_KEY, False))
+        session = self._request.session if "session" in self._request.scope else None
         nonce = getattr(self._request.state, "csp_nonce", None)
-        markup = self._intercom.messenger.render(
-            self.user_data(), nonce=str(nonce) if nonce else None, shutdown=shutdown
+        markup = self._intercom.messenger.render_page(
+            self.user_data, session, nonce=str(nonce) if nonce else None
         )
         return Markup(markup)  # noqa: S704 - built by Messenger.snippet, every value JSON-escaped
 
@@ -101,8 +151,8 @@ class Intercom:
 
     ``current_user``: the app's dependency giving the logged-in user or None.
     ``user_data``: maps that user to Messenger fields (default :func:`default_user_data`).
-    ``messenger``: the :class:`Messenger` (its ``expires_in`` defaults to 14 days, the
-    SessionMiddleware lifetime).
+    ``messenger``: the :class:`Messenger` (a JWT lasts ``expires_in``, default an hour, signed
+    afresh on every page and endpoint call).
     """
 
     def __init__(
@@ -112,10 +162,7 @@ class Intercom:
         user_data: Callable[[Any], UserData] = default_user_data,
         messenger: Messenger | None = None,
     ) -> None:
-        messenger = messenger or Messenger()
-        if messenger.expires_in is None:
-            messenger = replace(messenger, expires_in=DEFAULT_EXPIRES_IN)
-        self.messenger = messenger
+        self.messenger = messenger or Messenger()
         self.current_user = current_user
         self.user_data = user_data
 
@@ -131,16 +178,22 @@ class Intercom:
         """For ``Jinja2Templates(context_processors=[...])``: ``intercom_messenger()``."""
         return {"intercom_messenger": getattr(request.state, _STATE, _not_wired)}
 
-    def router(self, prefix: str = "") -> APIRouter:
-        """An ``APIRouter`` serving ``GET <prefix>/intercom/identity/{platform}``."""
+    def router(
+        self, prefix: str = "", *, current_user: Callable[..., Any] | None = None
+    ) -> APIRouter:
+        """An ``APIRouter`` serving ``GET <prefix>/intercom/identity/{platform}``.
+
+        ``current_user``: the dependency that authenticates this endpoint's callers (default the
+        pages' one), e.g. the API's bearer-token or OAuth2 dependency for mobile apps.
+        """
         router = APIRouter(prefix=prefix)
-        current_user = self.current_user
+        current_user = current_user or self.current_user
 
         @router.get("/intercom/identity/{platform}", name="intercom_identity")
         def identity(platform: str, user: Any = Depends(current_user)) -> JSONResponse:
             """The session user's identity signed with the platform's secret."""
             status, body, headers = identity_response(
-                self.messenger, platform, None if user is None else self.user_data(user)
+                self.messenger, platform, lambda: None if user is None else self.user_data(user)
             )
             return JSONResponse(body, status_code=status, headers=headers)
 
@@ -160,8 +213,21 @@ class Intercom:
         """Raise ConfigError when the workspace, its app_id or the web secret is not usable."""
         self.messenger.check()
 
+    def startup_check(self) -> None:
+        """Raise ConfigError on a configuration problem; only warn when the store cannot be
+        read (a slow or briefly unreachable store must not stop the app: pages leave the
+        Messenger out until it answers)."""
+        problems = self.messenger.problems()
+        for problem in problems:
+            if problem.code == "ivsecrets.E003":
+                log.warning("%s: %s (%s)", problem.code, problem.message, problem.hint)
+        fatal = [p for p in problems if p.code != "ivsecrets.E003"]
+        if fatal:
+            raise ConfigError("; ".join(p.message for p in fatal), fix=fatal[0].hint or None)
+
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """``FastAPI(lifespan=intercom.lifespan)``: refuse to start when :meth:`check` fails."""
-        self.check()
+        """``FastAPI(lifespan=intercom.lifespan)``: refuse to start on a configuration problem,
+        warn when the store is unreachable (see :meth:`startup_check`)."""
+        self.startup_check()
         yield

@@ -5,7 +5,8 @@ The user is Flask-Login's ``current_user`` unless the app passes ``user_loader``
 returning the logged-in user, or None). Settings, all optional, in ``app.config``:
 ``IVSECRETS_WORKSPACE`` (default ``$IVSECRETS_WORKSPACE``), ``IVSECRETS_INTERCOM_MODE``
 (``"jwt"`` or ``"user_hash"``), ``IVSECRETS_INTERCOM_SIGNED_USER_FIELDS``,
-``IVSECRETS_INTERCOM_EXPIRES_IN`` (seconds, default ``PERMANENT_SESSION_LIFETIME``),
+``IVSECRETS_INTERCOM_EXPIRES_IN`` (seconds a JWT lasts, default 3600, signed afresh on every
+page and endpoint call),
 ``IVSECRETS_INTERCOM_LOADER_URL``, ``IVSECRETS_INTERCOM_COOKIE_DOMAIN``.
 """
 
@@ -16,7 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from ivsecrets.api import Secrets
+from ivsecrets.errors import IdentifierError
 from ivsecrets.integrations.messenger import (
+    DEFAULT_EXPIRES_IN,
     DEFAULT_LOADER_URL,
     SHUTDOWN_SESSION_KEY,
     Messenger,
@@ -37,12 +40,23 @@ except ImportError as err:  # pragma: no cover - exercised without the extra onl
 __all__ = ["EXTENSION", "Intercom", "default_user_data", "intercom_logout"]
 
 EXTENSION = "ivsecrets_intercom"
+_PRIVATE = "ivsecrets_intercom_private"
 
 
 def default_user_data(user: Any) -> UserData:
-    """user_id (``get_id()``), and email/name/created_at attributes of a Flask-Login user."""
+    """user_id (the ``id`` attribute), and email/name/created_at attributes of a user.
+
+    Not ``get_id()``: Flask-Login recommends making that a session token (changed to log a user
+    out everywhere), which must neither reach the browser nor name the user at Intercom.
+    """
+    user_id = getattr(user, "id", None)
+    if user_id is None:
+        raise IdentifierError(
+            f"the user ({type(user).__name__}) has no id attribute, which the default user data "
+            "reads: pass Intercom(app, user_data=lambda user: {'user_id': ..., ...})"
+        )
     return {
-        "user_id": user.get_id(),
+        "user_id": user_id,
         "email": getattr(user, "email", None),
         "name": getattr(user, "name", None),
         "created_at": getattr(user, "created_at", None),
@@ -55,6 +69,20 @@ def _flask_login_user() -> Any:
     except ImportError as err:
         raise missing_extra("flask", "flask-login") from err
     return current_user if current_user.is_authenticated else None
+
+
+def _refuse_session_token(user: Any, data: UserData) -> None:
+    """IdentifierError when the user_id is the user's session token (a ``get_id()`` that is not
+    its ``id``)."""
+    user_id, get_id = data.get("user_id"), getattr(user, "get_id", None)
+    if user_id is None or get_id is None or getattr(user, "id", None) is None:
+        return
+    token = get_id()
+    if token != str(user.id) and str(user_id) == str(token):
+        raise IdentifierError(
+            "the user_id is the user's session token (Flask-Login's get_id(), which differs from "
+            "its id): return a stable id, such as user.id, from user_data"
+        )
 
 
 class Intercom:
@@ -92,12 +120,12 @@ class Intercom:
         )
         app.register_blueprint(blueprint, url_prefix=self.url_prefix or None)
         app.cli.add_command(check_command)
+        app.after_request(_private_when_signed)
 
     def messenger(self) -> Messenger:
         """The Messenger ``current_app.config`` describes (built per call: config changes show)."""
         config = current_app.config
-        lifetime = current_app.permanent_session_lifetime
-        expires = config.get("IVSECRETS_INTERCOM_EXPIRES_IN", lifetime)
+        expires = config.get("IVSECRETS_INTERCOM_EXPIRES_IN", DEFAULT_EXPIRES_IN)
         if isinstance(expires, timedelta):
             expires = expires.total_seconds()
         return Messenger(
@@ -113,17 +141,28 @@ class Intercom:
         )
 
     def current_user_data(self) -> UserData | None:
-        """The logged-in user's Messenger fields, or None for an anonymous visitor."""
+        """The logged-in user's Messenger fields, or None for an anonymous visitor.
+
+        IdentifierError when the user_id is the user's session token.
+        """
         user = self.user_loader()
-        return None if user is None else self.user_data(user)
+        if user is None:
+            return None
+        data = self.user_data(user)
+        _refuse_session_token(user, data)
+        return data
+
+    def _page_user_data(self) -> UserData | None:
+        data = self.current_user_data()
+        if data is not None:
+            setattr(g, _PRIVATE, True)  # Cache-Control: private on this response
+        return data
 
     def render(self) -> Markup:
         """The Jinja global ``{{ intercom_messenger() }}``: settings and loader for this request."""
-        # Checked first: without a secret key Flask's session refuses even a pop.
-        shutdown = SHUTDOWN_SESSION_KEY in session and bool(session.pop(SHUTDOWN_SESSION_KEY))
         nonce = g.get("csp_nonce") or getattr(request, "csp_nonce", None)
-        markup = self.messenger().render(
-            self.current_user_data(), nonce=str(nonce) if nonce else None, shutdown=shutdown
+        markup = self.messenger().render_page(
+            self._page_user_data, session, nonce=str(nonce) if nonce else None
         )
         return Markup(markup)  # noqa: S704 - built by Messenger.snippet, every value JSON-escaped
 
@@ -136,6 +175,14 @@ class Intercom:
         response.status_code = status
         response.headers.update(headers)
         return response
+
+
+def _private_when_signed(response: Response) -> Response:
+    """``Cache-Control: private`` on a response that carries a signed user."""
+    if g.get(_PRIVATE):
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
 
 
 def _extension() -> Intercom:

@@ -35,8 +35,10 @@ from ivsecrets.errors import ConfigError, IdentifierError, IVSecretsError, Store
 from ivsecrets.hashing import Hasher, identifier
 
 __all__ = [
+    "DEFAULT_EXPIRES_IN",
     "DEFAULT_LOADER_URL",
     "SHUTDOWN_SESSION_KEY",
+    "IntercomSettings",
     "Messenger",
     "Problem",
     "UserData",
@@ -50,6 +52,9 @@ __all__ = [
 log = logging.getLogger("ivsecrets.integrations")
 
 DEFAULT_LOADER_URL = "https://widget.intercom.io/widget/{app_id}"
+#: A JWT's lifetime unless set: an hour, signed afresh on every page and endpoint call (README,
+#: "How long a JWT lasts"), not the session's 14-31 days a token would outlive a logout by.
+DEFAULT_EXPIRES_IN = 3600.0
 WORKSPACE_ENV_VAR = "IVSECRETS_WORKSPACE"
 APP_ID_ENV_TEMPLATE = "IVSECRETS_APP_ID_{WORKSPACE}"
 #: The session key a logout helper sets so that the next page ends the Messenger session.
@@ -138,6 +143,19 @@ def _timestamp(value: Any) -> int:
     raise IdentifierError(f"created_at must be a datetime or a Unix timestamp, not {value!r}")
 
 
+class IntercomSettings(dict[str, Any]):
+    """``window.intercomSettings``: a dict that prints as :func:`safe_json`, not a Python repr.
+
+    So a template's ``{{ intercom_settings }}`` gives JSON (HTML-escaped by the template, fit for
+    a ``data-`` attribute), and ``json_script`` or ``json.dumps`` see a plain dict.
+    """
+
+    def __str__(self) -> str:
+        return safe_json(dict(self))
+
+    __repr__ = __str__
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing a system check found wrong, with what to do about it."""
@@ -154,15 +172,16 @@ class Messenger:
     ``workspace``: the Intercom workspace this deployment serves (None: ``$IVSECRETS_WORKSPACE``).
     ``mode``: ``"jwt"`` signs the identity and ``signed_user_fields`` into ``intercom_user_jwt``
     and removes them from the client-side settings; ``"user_hash"`` sends the fields in clear with
-    a ``user_hash``. ``expires_in``: seconds a JWT is valid (None: no ``exp``; adapters default to
-    the framework's session length). ``loader_url``: the Messenger script, ``{app_id}`` filled in.
+    a ``user_hash``. ``expires_in``: seconds a JWT is valid, from the page or endpoint call that
+    signed it (default :data:`DEFAULT_EXPIRES_IN`, an hour; None: no ``exp``).
+    ``loader_url``: the Messenger script, ``{app_id}`` filled in.
     ``secrets``: a ``Secrets`` to use instead of the default behind ``ivsecrets.get_hasher``.
     """
 
     workspace: str | None = None
     mode: Literal["jwt", "user_hash"] = "jwt"
     signed_user_fields: tuple[str, ...] = ("email", "name")
-    expires_in: float | None = None
+    expires_in: float | None = DEFAULT_EXPIRES_IN
     loader_url: str = DEFAULT_LOADER_URL
     secrets: Secrets | None = None
     cookie_domain: str | None = None
@@ -248,13 +267,15 @@ class Messenger:
 
     # -- payloads --------------------------------------------------------------------------
 
-    def settings(self, user: UserData | None, *, expires_in: float | None = None) -> dict[str, Any]:
+    def settings(
+        self, user: UserData | None, *, expires_in: float | None = None
+    ) -> IntercomSettings:
         """``window.intercomSettings`` for a request: the app id, plus the signed user if any.
 
         Raises ConfigError, IdentifierError, or a StoreError subclass when the web secret
         cannot be read (StaleSecretError past ``max_stale``).
         """
-        result: dict[str, Any] = {"app_id": self.app_id()}
+        result = IntercomSettings(app_id=self.app_id())
         if user is None:
             return result
         fields = user_fields(user)
@@ -333,19 +354,52 @@ class Messenger:
         )
 
     def render(
-        self, user: UserData | None, *, nonce: str | None = None, shutdown: bool = False
+        self,
+        user: Callable[[], UserData | None] | UserData | None,
+        *,
+        nonce: str | None = None,
+        shutdown: bool = False,
     ) -> str:
         """The snippet for one request, or "" when identity verification is unavailable.
 
         A page must not break because the store is down: past ``max_stale`` (or on any store
         error) the Messenger is left out, rather than booted unverified, and a warning is logged.
+        So is a user it cannot sign (IdentifierError: an email-only user in JWT mode, user data
+        with a reserved key): that user's pages still render. ``user`` may be a function giving
+        the user data, so that its errors are caught too.
         """
-        try:
-            settings = self.settings(user)
-        except StoreError as err:
-            log.warning("Intercom Messenger left out of the page: %s", err)
+        settings = self.settings_or_none(user)
+        if settings is None:
             return ""
         return self.snippet(settings, nonce=nonce, shutdown=shutdown)
+
+    def settings_or_none(
+        self, user: Callable[[], UserData | None] | UserData | None
+    ) -> IntercomSettings | None:
+        """:meth:`settings`, or None (logged) when the store or the user data fails."""
+        try:
+            return self.settings(user() if callable(user) else user)
+        except (StoreError, IdentifierError) as err:
+            log.warning("Intercom Messenger left out of the page: %s", err)
+            return None
+
+    def render_page(
+        self,
+        user: Callable[[], UserData | None] | UserData | None,
+        session: Any,
+        *,
+        nonce: str | None = None,
+    ) -> str:
+        """:meth:`render` with the logout's shutdown from ``session`` (a framework's session).
+
+        The shutdown flag is taken out of the session only once a snippet carrying it is on the
+        page: a page that leaves the Messenger out keeps it for the next one.
+        """
+        shutdown = session is not None and bool(session.get(SHUTDOWN_SESSION_KEY, False))
+        markup = self.render(user, nonce=nonce, shutdown=shutdown)
+        if shutdown and markup:
+            session.pop(SHUTDOWN_SESSION_KEY, None)
+        return markup
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -401,7 +455,11 @@ def identity_response(
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
     if platform not in {p.value for p in Platform}:
         return 404, {"error": "unknown platform"}, headers
-    data = user() if callable(user) else user
+    try:
+        data = user() if callable(user) else user
+    except IdentifierError as err:
+        log.warning("Intercom identity for %s unavailable for this user: %s", platform, err)
+        return 503, {"error": UNAVAILABLE}, headers
     if data is None:
         return 401, {"error": "authentication required"}, headers
     try:
@@ -414,6 +472,9 @@ def identity_response(
     except StoreError as err:
         log.warning("Intercom identity for %s unavailable: %s", platform, err)
         return 503, {"error": UNAVAILABLE}, {**headers, "Retry-After": "30"}
+    except IdentifierError as err:  # this user cannot be signed: not theirs to fix, no detail
+        log.warning("Intercom identity for %s unavailable for this user: %s", platform, err)
+        return 503, {"error": UNAVAILABLE}, headers
     return 200, body, headers
 
 

@@ -3,12 +3,15 @@
 Add ``"ivsecrets.integrations.django"`` to ``INSTALLED_APPS``, then
 ``{% load ivsecrets_intercom %}`` and ``{% intercom_messenger %}`` in the base template (the
 ``request`` context processor must be on),
+``"ivsecrets.integrations.django.middleware.IntercomMiddleware"`` in ``MIDDLEWARE``
+(``Cache-Control: private`` on pages carrying a signed user),
 ``path("api/", include("ivsecrets.integrations.django.urls"))`` for the mobile identity endpoint,
 and ``intercom_logout(request, response)`` in the logout view. Settings (all optional)
 in ``IVSECRETS_INTERCOM``: ``WORKSPACE`` (default ``$IVSECRETS_WORKSPACE``), ``MODE`` (``"jwt"``
-or ``"user_hash"``), ``SIGNED_USER_FIELDS``, ``EXPIRES_IN`` (seconds, default
-``SESSION_COOKIE_AGE``), ``LOADER_URL``, ``USER_DATA`` (a callable or its dotted path, taking the
-user and returning user_id, email, name, created_at and custom attributes), ``COOKIE_DOMAIN``.
+or ``"user_hash"``), ``SIGNED_USER_FIELDS``, ``EXPIRES_IN`` (seconds a JWT
+lasts, default 3600, signed afresh on every page and endpoint call), ``LOADER_URL``,
+``USER_DATA`` (a callable or its dotted path, taking the user and returning user_id, email,
+name, created_at and custom attributes), ``COOKIE_DOMAIN``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ivsecrets.integrations.messenger import (
+    DEFAULT_EXPIRES_IN,
     DEFAULT_LOADER_URL,
     SHUTDOWN_SESSION_KEY,
     Messenger,
@@ -33,7 +37,17 @@ try:
 except ImportError as err:  # pragma: no cover - exercised without the extra only
     raise missing_extra("django", "django") from err
 
-__all__ = ["current_user_data", "default_user_data", "intercom_logout", "messenger"]
+__all__ = [
+    "current_user_data",
+    "default_user_data",
+    "intercom_logout",
+    "mark_private",
+    "messenger",
+    "user_data_of",
+]
+
+#: Set on a request whose response carries a signed user (read by the IntercomMiddleware).
+PRIVATE_ATTRIBUTE = "_ivsecrets_intercom_private"
 
 
 def _options() -> dict[str, Any]:
@@ -43,7 +57,7 @@ def _options() -> dict[str, Any]:
 def messenger() -> Messenger:
     """The Messenger the settings describe (built per call: cheap; honours override_settings)."""
     options = _options()
-    expires = options.get("EXPIRES_IN", getattr(django_conf.settings, "SESSION_COOKIE_AGE", None))
+    expires = options.get("EXPIRES_IN", DEFAULT_EXPIRES_IN)
     return Messenger(
         workspace=options.get("WORKSPACE"),
         mode=options.get("MODE", "jwt"),
@@ -72,12 +86,24 @@ def _user_data_function() -> Callable[[Any], UserData]:
     return function  # type: ignore[no-any-return]
 
 
-def current_user_data(request: Any) -> UserData | None:
-    """The logged-in user's data from ``request.user`` (set by Django's auth), else None."""
-    user = getattr(request, "user", None)
+def user_data_of(user: Any) -> UserData | None:
+    """The Messenger fields of ``user`` (None for an anonymous or missing user)."""
     if user is None or not user.is_authenticated:
         return None
     return _user_data_function()(user)
+
+
+def current_user_data(request: Any) -> UserData | None:
+    """The logged-in user's data from ``request.user``, else None.
+
+    ``request.user`` as Django's ``AuthenticationMiddleware`` or any other middleware sets it.
+    """
+    return user_data_of(getattr(request, "user", None))
+
+
+def mark_private(request: Any) -> None:
+    """Have the IntercomMiddleware send ``Cache-Control: private`` with this response."""
+    setattr(request, PRIVATE_ATTRIBUTE, True)
 
 
 def intercom_logout(request: Any, response: Any) -> Any:

@@ -8,8 +8,7 @@ from django import template
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.safestring import mark_safe
 
-from ivsecrets.integrations.django import current_user_data, messenger
-from ivsecrets.integrations.messenger import SHUTDOWN_SESSION_KEY
+from ivsecrets.integrations.django import current_user_data, mark_private, messenger
 
 register = template.Library()
 
@@ -23,10 +22,15 @@ def intercom_messenger(context: Any) -> Any:
             "{% intercom_messenger %} needs the request in the template context: add "
             "'django.template.context_processors.request' to the template context_processors"
         )
-    session = getattr(request, "session", None)
-    shutdown = bool(session.pop(SHUTDOWN_SESSION_KEY, False)) if session is not None else False
     nonce = context.get("csp_nonce") or getattr(request, "csp_nonce", None)
-    markup = messenger().render(
-        current_user_data(request), nonce=str(nonce) if nonce else None, shutdown=shutdown
+
+    def user() -> Any:
+        data = current_user_data(request)
+        if data is not None:
+            mark_private(request)
+        return data
+
+    markup = messenger().render_page(
+        user, getattr(request, "session", None), nonce=str(nonce) if nonce else None
     )
     return mark_safe(markup)  # noqa: S308 - built by Messenger.snippet, every value JSON-escaped
