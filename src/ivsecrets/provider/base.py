@@ -1,7 +1,8 @@
 """The read base of every store plugin: :class:`Provider`.
 
 The base class owns what all stores share: declared ``options`` (type-checked and held to their
-declared choices, bounds and pattern; an unknown option is a ConfigError naming the file, the key,
+declared choices, bounds and pattern, and credential-bearing ones to the credential policy of
+:mod:`.credentials`; an unknown option is a ConfigError naming the file, the key,
 the valid options and the closest match), the lazily built SDK client, the SDK log filter, the
 overall deadline, error translation at the boundary, checked payloads and per-environment batch
 results. A plugin implements only ``_fetch`` (and
@@ -26,6 +27,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
     closest,
 )
+from ivsecrets.provider.credentials import ESCAPE
 from ivsecrets.provider.deadline import call_within
 from ivsecrets.provider.options import LazyClient, Option, SdkRedaction
 from ivsecrets.provider.payload import Fetched, Reference, checked_secret
@@ -59,6 +61,15 @@ class Provider(ABC):
     resolves_key: ClassVar[bool] = False
     #: Loggers of the store's SDK whose records pass through :meth:`sdk_record_allowed`.
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A plugin's mistake shows when its class is defined, not when a user meets the policy.
+        if ESCAPE not in cls.options and any(o.credential for o in cls.options.values()):
+            raise TypeError(
+                f"{cls.__name__} declares credential options: declare {ESCAPE} too "
+                "(ivsecrets.provider.options.ALLOW_CUSTOM_CREDENTIALS)"
+            )
 
     def __init__(self, store: StoreConfig) -> None:
         self.store = store
@@ -95,7 +106,28 @@ class Provider(ABC):
                 raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
             except ValueError as err:  # outside the declared choices, bounds or pattern
                 raise store.error(name, str(err), fix=option.fix(name)) from None
+        cls._check_credentials(store, settings)
         return settings
+
+    @classmethod
+    def _check_credentials(cls, store: StoreConfig, settings: Mapping[str, Any]) -> None:
+        """The credential policy (:mod:`ivsecrets.provider.credentials`) on what the
+        configuration sets; defaults are the plugin's own conventional choice."""
+        custom = bool(settings.get(ESCAPE))
+        for name in store.options:
+            found = cls.options[name].credential_problem(settings[name])
+            if found is None:
+                continue
+            problem, fix, escapable = found
+            if escapable and custom:
+                continue
+            if escapable:
+                table = (store.error(name, "").key or "").rpartition(".")[0]
+                fix += (
+                    "; or, if whoever may edit this file is trusted with the credentials, "
+                    f"set {ESCAPE} = true in [{table}]"
+                )
+            raise store.error(name, problem, fix=fix)
 
     def option(self, name: str) -> Any:
         """The value of a declared option: from ``[stores.NAME]``, else its default."""
