@@ -23,15 +23,57 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
-from ivsecrets.config import is_loopback
+from ivsecrets.config import StoreConfig, is_loopback
 
-__all__ = ["CREDENTIAL_KINDS", "ESCAPE", "credential_problem"]
+if TYPE_CHECKING:
+    from ivsecrets.provider.options import Option
+
+__all__ = [
+    "CREDENTIAL_KINDS",
+    "ESCAPE",
+    "check_credentials",
+    "credential_problem",
+    "declares_escape",
+]
 
 CREDENTIAL_KINDS = ("url", "endpoint", "variable", "file")
 #: The option that lifts the policy for one store.
 ESCAPE = "allow_custom_credentials"
+
+
+def check_credentials(
+    store: StoreConfig, options: Mapping[str, Option], settings: Mapping[str, Any]
+) -> None:
+    """ConfigError (naming the file, the key and the fix) for the first option the
+    configuration sets against the policy; defaults are the plugin's own conventional choice."""
+    custom = bool(settings.get(ESCAPE))
+    for name in store.options:
+        found = options[name].credential_problem(settings[name])
+        if found is None:
+            continue
+        problem, fix, escapable = found
+        if escapable and custom:
+            continue
+        if escapable:
+            table = (store.error(name, "").key or "").rpartition(".")[0]
+            fix += (
+                "; or, if whoever may edit this file is trusted with the credentials, "
+                f"set {ESCAPE} = true in [{table}]"
+            )
+        raise store.error(name, problem, fix=fix)
+
+
+def declares_escape(plugin: str, options: Mapping[str, Option]) -> None:
+    """TypeError unless a plugin with credential options declares ``allow_custom_credentials``."""
+    if ESCAPE not in options and any(option.credential for option in options.values()):
+        raise TypeError(
+            f"{plugin} declares credential options: declare {ESCAPE} too "
+            "(ivsecrets.provider.options.ALLOW_CUSTOM_CREDENTIALS)"
+        )
 
 
 def credential_problem(
