@@ -233,7 +233,11 @@ def vault_provider(bao_server: BaoServer, monkeypatch: pytest.MonkeyPatch) -> Pr
     from ivsecrets.plugins.vault import VaultProvider
 
     monkeypatch.setenv(VAULT_TOKEN_ENV, bao_server.root_token)
-    options = {"url": bao_server.address, "token_env": VAULT_TOKEN_ENV}
+    options = {
+        "url": bao_server.address,
+        "token_env": VAULT_TOKEN_ENV,
+        "allow_custom_credentials": True,
+    }
     return VaultProvider(StoreConfig("vault", "vault", MappingProxyType(options)))
 
 

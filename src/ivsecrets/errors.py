@@ -77,7 +77,14 @@ class IdentifierError(IVSecretsError, ValueError):
 
 
 class StoreError(IVSecretsError):
-    """A failure reading or writing one secret in one store."""
+    """A failure reading or writing one secret in one store.
+
+    ``path``: the file on this machine the failure is about (a permission denied, a symlink
+    loop), None when it is about the store's service; the message then needs no network hint.
+    """
+
+    #: The file on this machine the failure is about, if any (set by the provider base class).
+    path: str | None = None
 
     def __init__(
         self,

@@ -181,7 +181,7 @@ def verify(
             result = loaded[report.environment]
             provider = secrets.providers.get(ec.store)
             hint = provider.create_hint(ec.reference) if provider is not None else None
-            _check_secret(report, ec, result, hint)
+            _check_secret(report, ec, result, hint, provider is not None and provider.local)
             if isinstance(result, Secret):
                 _check_pin_and_known_hashes(report, ec, result)
                 _check_versions(report, ec, result, versions.get(report.environment), now)
@@ -259,6 +259,7 @@ def _check_secret(
     ec: EnvironmentConfig,
     result: Secret | IVSecretsError,
     create_hint: str | None = None,
+    local: bool = False,
 ) -> None:
     where = f"in store '{ec.store}' at '{ec.reference}'"
     if isinstance(result, SecretNotFoundError):
@@ -276,11 +277,10 @@ def _check_secret(
         return
     if isinstance(result, (AccessDeniedError, StoreUnavailableError)):
         kind = "denied access" if isinstance(result, AccessDeniedError) else "unreachable"
-        report.add(
-            "resolves",
-            Status.error,
-            f"store {kind}: {result}; check this runtime's credentials and network",
-        )
+        hint = "; check this runtime's credentials and network"
+        if local or result.path is not None:  # a file on this machine: the message names it
+            kind, hint = kind.replace("unreachable", "failed"), ""
+        report.add("resolves", Status.error, f"store {kind}: {result}{hint}")
         return
     if isinstance(result, IVSecretsError):
         report.add("resolves", Status.error, str(result))

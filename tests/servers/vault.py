@@ -334,6 +334,7 @@ def make_six(
         f'url = "{server.address}"\n'
         f'mount = "secret"\n'
         f'token_env = "{TOKEN_ENV}"\n'
+        "allow_custom_credentials = true\n"  # TOKEN_ENV keeps a developer's VAULT_TOKEN out
         f"{store_options}" + (f"\n[stores.vault.cache]\n{cache_table}" if cache_table else "")
     )
     config = parse_config(config_text, "<vault_six>")

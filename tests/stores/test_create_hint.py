@@ -75,6 +75,7 @@ def test_the_vault_hint_creates_the_secret_and_verify_passes(
     config_text = (
         'store = "vault"\nreference = "hint/{workspace}/{platform}"\n\n[stores.vault]\n'
         f'plugin = "vault"\nurl = "{bao_server.address}"\ntoken_env = "IVS_HINT_TOKEN"\n'
+        "allow_custom_credentials = true\n"
     )
     check = resolves(config_text)
     assert check.status.value == "fail"

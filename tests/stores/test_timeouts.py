@@ -65,7 +65,8 @@ def run(tmp_path: Path, config: str, *args: str) -> tuple[Result, float]:
 
 STORES = {
     "aws": 'plugin = "aws"\nregion = "us-east-1"\nendpoint_url = "http://127.0.0.1:{port}"\n',
-    "vault": 'plugin = "vault"\nurl = "http://127.0.0.1:{port}"\ntoken_env = "IVS_T_TOKEN"\n',
+    "vault": 'plugin = "vault"\nurl = "http://127.0.0.1:{port}"\ntoken_env = "IVS_T_TOKEN"\n'
+    "allow_custom_credentials = true\n",
     "gcp": 'plugin = "gcp"\nproject = "p"\nendpoint = "127.0.0.1:{port}"\ninsecure = true\n',
 }
 

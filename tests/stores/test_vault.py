@@ -63,8 +63,15 @@ IOS_PROD, WEB_PROD = Environment.of("ios", "prod"), Environment.of("web", "prod"
 
 
 def vault_store(server: BaoServer, **options: object) -> StoreConfig:
-    """A store configuration pointing at ``server`` (token auth through TOKEN_ENV by default)."""
-    defaults: dict[str, object] = {"url": server.address, "token_env": TOKEN_ENV}
+    """A store configuration pointing at ``server`` (token auth through TOKEN_ENV by default).
+
+    The tests' own variable and file names keep a developer's VAULT_TOKEN out of them: they
+    are custom credentials (tests/stores/test_credential_policy.py tests the policy)."""
+    defaults: dict[str, object] = {
+        "url": server.address,
+        "token_env": TOKEN_ENV,
+        "allow_custom_credentials": True,
+    }
     return StoreConfig("vault", "vault", MappingProxyType({**defaults, **options}))
 
 

@@ -78,7 +78,13 @@ def http_server() -> Iterator[Any]:
 
 
 def provider(url: str, **options: object) -> VaultProvider:
-    settings = {"url": url, "kv_version": 1, "token_env": "IVS_TEST_REDIRECT_TOKEN", **options}
+    settings = {
+        "url": url,
+        "kv_version": 1,
+        "token_env": "IVS_TEST_REDIRECT_TOKEN",
+        "allow_custom_credentials": True,  # a variable of the test's own, and a TEST-NET host
+        **options,
+    }
     return VaultProvider(StoreConfig("vault", "vault", MappingProxyType(settings)))
 
 

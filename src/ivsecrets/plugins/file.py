@@ -47,6 +47,7 @@ class FileProvider(Provider):
     """Reads secrets from local files, checking type, owner, size and permissions first."""
 
     plugin = "file"
+    local = True  # its errors name the file: no "credentials and network" hint
     default_reference = "{platform}_{workspace}"
     options = {
         "path": Option(

@@ -30,12 +30,13 @@ from ivsecrets.provider.discovery import (
     installed_plugins,
     load_plugin,
 )
-from ivsecrets.provider.options import LazyClient, Option
+from ivsecrets.provider.options import ALLOW_CUSTOM_CREDENTIALS, LazyClient, Option
 from ivsecrets.provider.payload import Fetched, Reference
 from ivsecrets.provider.record import JournalEntry, Lease, RotationRecord
 from ivsecrets.provider.writable import WritableProvider
 
 __all__ = [
+    "ALLOW_CUSTOM_CREDENTIALS",
     "ENTRY_POINT_GROUP",
     "Fetched",
     "JournalEntry",

@@ -1,7 +1,8 @@
 """The read base of every store plugin: :class:`Provider`.
 
 The base class owns what all stores share: declared ``options`` (type-checked and held to their
-declared choices, bounds and pattern; an unknown option is a ConfigError naming the file, the key,
+declared choices, bounds and pattern, and credential-bearing ones to the credential policy of
+:mod:`.credentials`; an unknown option is a ConfigError naming the file, the key,
 the valid options and the closest match), the lazily built SDK client, the SDK log filter, the
 overall deadline, error translation at the boundary, checked payloads and per-environment batch
 results. A plugin implements only ``_fetch`` (and
@@ -10,6 +11,7 @@ results. A plugin implements only ``_fetch`` (and
 
 from __future__ import annotations
 
+import errno
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +28,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
     closest,
 )
+from ivsecrets.provider.credentials import check_credentials, declares_escape
 from ivsecrets.provider.deadline import call_within
 from ivsecrets.provider.options import LazyClient, Option, SdkRedaction
 from ivsecrets.provider.payload import Fetched, Reference, checked_secret
@@ -57,8 +60,13 @@ class Provider(ABC):
     #: True when the plugin resolves ``Reference.key`` itself (e.g. a Vault KV field);
     #: otherwise the base class reads the key from a JSON object payload.
     resolves_key: ClassVar[bool] = False
+    local: ClassVar[bool] = False  #: files on this machine: failures need no network hint
     #: Loggers of the store's SDK whose records pass through :meth:`sdk_record_allowed`.
     sdk_loggers: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declares_escape(cls.__name__, cls.options)  # a plugin's mistake shows at definition
 
     def __init__(self, store: StoreConfig) -> None:
         self.store = store
@@ -95,6 +103,7 @@ class Provider(ABC):
                 raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
             except ValueError as err:  # outside the declared choices, bounds or pattern
                 raise store.error(name, str(err), fix=option.fix(name)) from None
+        check_credentials(store, cls.options, settings)
         return settings
 
     def option(self, name: str) -> Any:
@@ -193,7 +202,7 @@ class Provider(ABC):
                 results[ref] = err
                 translated = err if isinstance(err, StoreError) else self._translate(err)
                 if translated is None or isinstance(translated, StoreUnavailableError):
-                    down = err
+                    down = err if _local_file(err) is None else None  # one file is no outage
         return results
 
     def _translate(self, err: Exception) -> StoreError | None:
@@ -316,9 +325,8 @@ class Provider(ABC):
         elif isinstance(err, IVSecretsError):
             raise err
         else:
-            translated = self._translate(err) or StoreUnavailableError(
-                f"the store failed: {type(err).__name__}"
-            )
+            translated = self._translate(err) or _untranslated(err)
+            translated.path = translated.path or _local_file(err)
         return translated.located(store=self.name, reference=str(ref), environment=environment)
 
     def _checked(
@@ -332,3 +340,32 @@ class Provider(ABC):
             stage=stage,
             resolves_key=self.resolves_key,
         )
+
+
+def _local_file(err: Exception) -> str | None:
+    """The file on this machine ``err`` is about: an OSError naming one, or pathlib's symlink
+    loop (a RuntimeError before Python 3.13, raised while handling the OSError). A network
+    error (``ConnectionRefusedError``...) names no file."""
+    if isinstance(err, RuntimeError) and isinstance(err.__context__, OSError):
+        err = err.__context__
+    if isinstance(err, OSError) and err.filename is not None:
+        return str(err.filename)
+    return None
+
+
+def _untranslated(err: Exception) -> StoreError:
+    """An error the plugin did not translate: what a failure about a file on this machine is,
+    naming the file; else that the store failed, named by the exception's type."""
+    path = _local_file(err)
+    if path is None:
+        return StoreUnavailableError(f"the store failed: {type(err).__name__}")
+    cause = err.__context__ if isinstance(err, RuntimeError) else err
+    code = cause.errno if isinstance(cause, OSError) else None
+    if isinstance(cause, PermissionError):
+        return AccessDeniedError(f"permission denied reading {path}: this process's user may not")
+    if code == errno.ELOOP:
+        return StoreUnavailableError(
+            f"{path} is a loop of symbolic links (one points back to another); fix the link"
+        )
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else type(cause)
+    return StoreUnavailableError(f"cannot read {path}: {reason}")

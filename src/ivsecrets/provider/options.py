@@ -14,8 +14,9 @@ from time import monotonic
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ivsecrets.errors import quoted
+from ivsecrets.provider.credentials import CREDENTIAL_KINDS, credential_problem
 
-__all__ = ["LazyClient", "Option", "SdkRedaction"]
+__all__ = ["ALLOW_CUSTOM_CREDENTIALS", "LazyClient", "Option", "SdkRedaction"]
 
 C = TypeVar("C")
 
@@ -38,6 +39,13 @@ class Option:
       Schema draft 4;
     - ``pattern``: a regular expression the whole of a string value must match.
 
+    ``credential`` marks an option that bears a credential: ``"url"`` or ``"endpoint"`` (an
+    address the store's credentials are sent to), ``"variable"`` or ``"file"`` (where one is
+    read from); ``conventional`` lists the hosts, variable names or paths it may name unless the
+    store sets ``allow_custom_credentials = true`` (:mod:`ivsecrets.provider.credentials`). A
+    plugin with such options declares ``allow_custom_credentials`` too
+    (:data:`ALLOW_CUSTOM_CREDENTIALS`); the base class applies the policy.
+
     A rule that involves several options (``auth = "jwt"`` needs ``jwt_env`` or ``jwt_file``)
     stays in the plugin's ``__init__``, after the base class has checked each option alone.
     """
@@ -53,6 +61,8 @@ class Option:
     maximum: float | None = None
     exclusive_minimum: bool = False
     pattern: str | None = None
+    credential: str = ""
+    conventional: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A plugin's mistake shows when its class is defined, not when a user sets the option.
@@ -63,6 +73,10 @@ class Option:
             if self.kind is not str:
                 raise TypeError("a pattern checks strings: the option must be a str")
             re.compile(self.pattern)
+        if self.credential and (self.credential not in CREDENTIAL_KINDS or self.kind is not str):
+            raise TypeError(f"credential must be one of {CREDENTIAL_KINDS}, on a str option")
+        if self.credential in ("variable", "file") and not self.conventional:
+            raise TypeError("a credential variable or file option lists its conventional values")
 
     def check(self, value: Any) -> Any:
         """``value`` converted to the option's type (an int for a float) and checked against the
@@ -91,11 +105,27 @@ class Option:
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             raise ValueError(f"{quoted(value)} does not match the pattern {self.pattern}")
 
+    def credential_problem(self, value: str) -> tuple[str, str, bool] | None:
+        """Why ``value`` may not be used without ``allow_custom_credentials``: the problem, the
+        fix, and whether that option would accept it; None when it may (or bears none)."""
+        if not self.credential:
+            return None
+        return credential_problem(self.credential, self.conventional, value)
+
     def fix(self, name: str) -> str | None:
         """The fix a ConfigError about this option suggests: every choice, else the example."""
         if self.choices:
             return f"{name} = " + " | ".join(json.dumps(choice) for choice in self.choices)
         return None if self.example is None else f"{name} = {self.example}"
+
+
+#: The option of every store with credential-bearing options (see ``Option.credential``).
+ALLOW_CUSTOM_CREDENTIALS = Option(
+    bool,
+    False,
+    "send credentials to other hosts, over plain http, or read them from other variables or "
+    "files than the conventional ones (docs: the config file is code)",
+)
 
 
 def _alternatives(shown: list[str]) -> str:

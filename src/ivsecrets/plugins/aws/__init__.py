@@ -44,7 +44,7 @@ from ivsecrets.plugins.aws.errors import (
 )
 from ivsecrets.plugins.aws.lease import DEFAULT_TABLE, LeaseTable
 from ivsecrets.plugins.aws.rotation import INTERCOM_TAG, LABELS, AwsRotation, holder
-from ivsecrets.provider import Fetched, Option, Reference
+from ivsecrets.provider import ALLOW_CUSTOM_CREDENTIALS, Fetched, Option, Reference
 from ivsecrets.secret import Secret, VersionInfo
 
 if TYPE_CHECKING:
@@ -72,10 +72,21 @@ TABLE_NAME = (
     r"[A-Za-z0-9_.-]{3,255}|arn:[a-z-]+:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
 )
 
+# Where endpoint_url and lease_endpoint_url may point without allow_custom_credentials = true
+# (else loopback): AWS's endpoints, FIPS and VPC endpoints, China and dual-stack ones included.
+AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
 OPTIONS: dict[str, Option] = {
     "region": Option(str, "", "AWS region (else AWS_REGION or the profile's)", '"us-east-1"'),
     "profile": Option(str, "", "named profile (else AWS_PROFILE or the default chain)", '"prod"'),
-    "endpoint_url": Option(str, "", "another endpoint (else AWS_ENDPOINT_URL)", '"https://…"'),
+    "endpoint_url": Option(
+        str,
+        "",
+        "another endpoint (else AWS_ENDPOINT_URL)",
+        '"https://…"',
+        credential="url",
+        conventional=AWS_HOSTS,
+    ),
     "connect_timeout": Option(float, 3.0, "seconds to connect", "3"),
     "read_timeout": Option(float, 10.0, "seconds to wait for an answer", "10"),
     "max_attempts": Option(int, 3, "attempts per call, retries included", "3", minimum=1),
@@ -95,8 +106,14 @@ OPTIONS: dict[str, Option] = {
         pattern=TABLE_NAME,
     ),
     "lease_endpoint_url": Option(
-        str, "", "the lease table's endpoint (else endpoint_url, else AWS_ENDPOINT_URL)", None
+        str,
+        "",
+        "the lease table's endpoint (else endpoint_url, else AWS_ENDPOINT_URL)",
+        None,
+        credential="url",
+        conventional=AWS_HOSTS,
     ),
+    "allow_custom_credentials": ALLOW_CUSTOM_CREDENTIALS,
 }
 
 

@@ -31,7 +31,7 @@ from ivsecrets.errors import (
     StoreUnavailableError,
 )
 from ivsecrets.plugins.gcp.rotation import ANNOTATION, GcpRotation, crc32c, sdk, version_number
-from ivsecrets.provider import Fetched, Option, Reference
+from ivsecrets.provider import ALLOW_CUSTOM_CREDENTIALS, Fetched, Option, Reference
 from ivsecrets.secret import Secret as SecretRecord
 from ivsecrets.secret import VersionInfo
 
@@ -75,13 +75,27 @@ class GcpProvider(GcpRotation):
             str, "", "project id (else the credentials' or GOOGLE_CLOUD_PROJECT)", '"my-project"'
         ),
         "location": Option(
-            str, "", "region of regional secrets (and their endpoint)", '"europe-west1"'
+            str,
+            "",
+            "region of regional secrets (and their endpoint)",
+            '"europe-west1"',
+            pattern="[a-z][a-z0-9-]*",  # it names the endpoint's host: no dot, slash or colon
         ),
-        "endpoint": Option(str, "", "another API endpoint", '"127.0.0.1:8085"'),
+        # Google's API hosts (private.googleapis.com, Private Service Connect's *.p.googleapis.com
+        # included), else loopback, unless allow_custom_credentials = true.
+        "endpoint": Option(
+            str,
+            "",
+            "another API endpoint",
+            '"127.0.0.1:8085"',
+            credential="endpoint",
+            conventional=(".googleapis.com",),
+        ),
         "insecure": Option(bool, False, "plaintext gRPC to a local test server", "false"),
         "timeout": Option(
             float, 5.0, "seconds per read, retries included", "5", minimum=0, exclusive_minimum=True
         ),
+        "allow_custom_credentials": ALLOW_CUSTOM_CREDENTIALS,
     }
     sdk_loggers = (_SDK_LOGGER,)
 

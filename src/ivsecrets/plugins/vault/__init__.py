@@ -23,7 +23,14 @@ from ivsecrets.errors import (
     StoreThrottledError,
     StoreUnavailableError,
 )
-from ivsecrets.plugins.vault.auth import AUTH_METHODS, VaultLogin, hvac, requests_module
+from ivsecrets.plugins.vault.auth import (
+    AUTH_METHODS,
+    CONVENTIONAL,
+    K8S_TOKEN,
+    VaultLogin,
+    hvac,
+    requests_module,
+)
 from ivsecrets.plugins.vault.rotation import (
     INTERCOM,
     PENDING,
@@ -34,14 +41,17 @@ from ivsecrets.plugins.vault.rotation import (
     secret_field,
 )
 from ivsecrets.plugins.vault.transport import same_host_only, warn_if_unprotected
-from ivsecrets.provider import Fetched, Option, Reference
+from ivsecrets.provider import ALLOW_CUSTOM_CREDENTIALS, Fetched, Option, Reference
 
 if TYPE_CHECKING:
     import requests
 
 __all__ = ["VaultProvider"]
 
-_K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+def _source(kind: str, name: str, default: str, help: str, example: str | None = None) -> Option:
+    """A credential variable or file option (its conventional values: auth.CONVENTIONAL)."""
+    return Option(str, default, help, example, credential=kind, conventional=CONVENTIONAL[name])
 
 
 class VaultProvider(VaultRotation):
@@ -57,7 +67,10 @@ class VaultProvider(VaultRotation):
     resolves_key = True
     # fmt: off
     options = {
-        "url": Option(str, "", "server address (else VAULT_ADDR)", '"https://vault.example:8200"'),
+        "url": Option(
+            str, "", "server address (else VAULT_ADDR)", '"https://vault.example:8200"',
+            credential="url",
+        ),
         "mount": Option(str, "secret", "KV mount", '"secret"'),
         "kv_version": Option(
             int, 2, "KV engine version: 2 rotates, 1 only reads", "2", choices=(1, 2)
@@ -75,13 +88,25 @@ class VaultProvider(VaultRotation):
         ),
         "auth_mount": Option(str, "", "mount of the auth method (default: its name)", '"approle"'),
         "approle_mount": Option(str, "approle", "the AppRole mount (older name of auth_mount)"),
-        "token_env": Option(str, "VAULT_TOKEN", "variable with the token", '"VAULT_TOKEN"'),
+        "token_env": _source(
+            "variable", "token_env", "VAULT_TOKEN", "variable with the token", '"VAULT_TOKEN"'
+        ),
         "role": Option(str, "", "role to log in as (kubernetes, jwt)", '"ivsecrets-reader"'),
         "role_id": Option(str, "", "AppRole role id (not secret)"),
-        "role_id_env": Option(str, "VAULT_ROLE_ID", "variable with the role id", '"VAULT_ROLE_ID"'),
-        "secret_id_env": Option(str, "VAULT_SECRET_ID", "…the secret id", '"VAULT_SECRET_ID"'),
-        "jwt_env": Option(str, "", "variable holding the JWT (auth = jwt)", '"VAULT_JWT"'),
-        "jwt_file": Option(str, "", "file holding the JWT (kubernetes: the service account token)"),
+        "role_id_env": _source(
+            "variable", "role_id_env", "VAULT_ROLE_ID", "variable with the role id",
+            '"VAULT_ROLE_ID"',
+        ),
+        "secret_id_env": _source(
+            "variable", "secret_id_env", "VAULT_SECRET_ID", "…the secret id", '"VAULT_SECRET_ID"'
+        ),
+        "jwt_env": _source(
+            "variable", "jwt_env", "", "variable holding the JWT (auth = jwt)", '"VAULT_JWT"'
+        ),
+        "jwt_file": _source(
+            "file", "jwt_file", "", "file holding the JWT (kubernetes: the service account token)"
+        ),
+        "allow_custom_credentials": ALLOW_CUSTOM_CREDENTIALS,
     }
     # fmt: on
 
@@ -102,7 +127,7 @@ class VaultProvider(VaultRotation):
             raise store.error("role", f"auth = {self.auth!r} needs the Vault role to log in as")
         self.jwt_env: str = self.option("jwt_env")
         self.jwt_file: str = self.option("jwt_file") or (
-            _K8S_TOKEN if self.auth == "kubernetes" else ""
+            K8S_TOKEN if self.auth == "kubernetes" else ""
         )
         if self.auth == "jwt" and not (self.jwt_env or self.jwt_file):
             raise store.error("jwt_env", "auth = 'jwt' needs jwt_env or jwt_file")

@@ -17,11 +17,27 @@ from typing import Any, TypeVar
 
 from ivsecrets.errors import AccessDeniedError, MissingExtraError
 
-__all__ = ["AUTH_METHODS", "VaultLogin", "hvac", "requests_module"]
+__all__ = ["AUTH_METHODS", "CONVENTIONAL", "VaultLogin", "hvac", "requests_module"]
 
 R = TypeVar("R")
 _NEVER = float("inf")
 AUTH_METHODS = ("token", "approle", "kubernetes", "jwt")
+K8S_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Where each credential option may read from without ``allow_custom_credentials = true``: the
+# names Vault's and OpenBao's CLIs read, the variables CI systems put an ID token in (GitLab's
+# CI_JOB_JWT*, and VAULT_ID_TOKEN as its id_tokens examples name it), the Kubernetes service
+# account token and projected tokens under /var/run/secrets/tokens/ (Kubernetes' examples).
+CONVENTIONAL: dict[str, tuple[str, ...]] = {
+    "token_env": ("VAULT_TOKEN", "BAO_TOKEN"),
+    "role_id_env": ("VAULT_ROLE_ID", "BAO_ROLE_ID"),
+    "secret_id_env": ("VAULT_SECRET_ID", "BAO_SECRET_ID"),
+    "jwt_env": ("VAULT_JWT", "BAO_JWT", "VAULT_ID_TOKEN", "CI_JOB_JWT", "CI_JOB_JWT_V2"),
+    "jwt_file": (
+        K8S_TOKEN,
+        "/run/secrets/kubernetes.io/serviceaccount/token",
+        "/var/run/secrets/tokens/",
+    ),
+}
 
 
 def hvac() -> Any:
