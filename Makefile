@@ -9,7 +9,7 @@ CHECKOV_VENV := .tools/checkov
 PACKAGE := $(VENV)/.installed-package
 TESTING := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest bench bench-peers clean setup soak-rotation
+.PHONY: demo test lint typecheck pytest bench bench-peers bench-quick clean setup soak-rotation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ soak-rotation: $(TESTING)
 bench: $(TESTING)
 	$(BIN)/python bench/hot_path.py
 	$(BIN)/python bench/verify_speed.py
+
+# Every bench script with tiny counts (seconds; figures meaningless): what tests/test_bench.py runs.
+bench-quick: $(TESTING)
+	for script in bench/[!_]*.py; do IVSECRETS_BENCH_QUICK=1 $(BIN)/python $$script || exit 1; done
 
 bench-peers: $(TESTING)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
