@@ -13,9 +13,11 @@ from ivsecrets.cli.app import (
     State,
     cli,
     environment_arguments,
+    environment_filter_options,
     format_option,
     identifier_options,
     pass_state,
+    selected_environments,
 )
 from ivsecrets.cli.output import markup
 from ivsecrets.environments import Stage
@@ -30,13 +32,22 @@ FINGERPRINT_SCHEMA_VERSION = 1
 
 @cli.command()
 @click.option("--previous", is_flag=True, help="Also show each previous version, as comments.")
+@environment_filter_options
 @format_option("toml", "json")
 @pass_state
-def fingerprint(state: State, previous: bool, output_format: str) -> None:
+def fingerprint(
+    state: State,
+    previous: bool,
+    platforms: tuple[str, ...],
+    workspaces: tuple[str, ...],
+    output_format: str,
+) -> None:
     """Fingerprints of every environment's secret, ready to paste into the config as pins."""
-    config, secrets = state.config, state.secrets
+    config = state.config
+    chosen = selected_environments(config, platforms, workspaces)
+    secrets = state.secrets
     pins: dict[str, dict[str, str | None]] = {}
-    for env, current in secrets.current().items():
+    for env, current in secrets.current(chosen).items():
         if isinstance(current, StoreError):
             raise current
         entry: dict[str, str | None] = {"fingerprint": current.fingerprint}
@@ -52,7 +63,7 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
                 "workspace": env.workspace,
                 **pins[str(env)],
             }
-            for env in config.environments
+            for env in chosen
         ]
         document = {
             "schema_version": FINGERPRINT_SCHEMA_VERSION,
@@ -62,7 +73,7 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
         click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"# ivsecrets fingerprint ({config.source}): paste into the configuration to pin")
-    for env in config.environments:
+    for env in chosen:
         entry = pins[str(env)]
         click.echo(f"\n[environments.{env.platform.value}.{env.workspace}]")
         click.echo(f'fingerprint = "{entry["fingerprint"]}"')
@@ -173,11 +184,27 @@ def diagnose(
 
 
 @cli.command()
+@environment_filter_options
 @format_option("table", "json")
 @pass_state
-def status(state: State, output_format: str) -> None:
+def status(
+    state: State, platforms: tuple[str, ...], workspaces: tuple[str, ...], output_format: str
+) -> None:
     """Per environment: store, reference, current/previous/pending versions, ages, Intercom ids."""
-    rows = [row.as_dict() for row in state.secrets.status()]
+    from ivsecrets.api import EnvironmentStatus
+
+    config = state.config
+    chosen = selected_environments(config, platforms, workspaces)
+    secrets = state.secrets
+    rows = [
+        EnvironmentStatus(
+            env,
+            config.environments[env].store,
+            config.environments[env].reference,
+            secrets.versions(env.platform, env.workspace),
+        ).as_dict()
+        for env in chosen
+    ]
     if output_format == "json":
         document = {
             "schema_version": STATUS_SCHEMA_VERSION,

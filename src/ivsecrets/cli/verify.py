@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import State, cli, format_option, output_option, pass_state
+from ivsecrets.cli.app import (
+    State,
+    cli,
+    environment_filter_options,
+    format_option,
+    output_option,
+    pass_state,
+)
 from ivsecrets.cli.output import annotation, markup, report_console
 from ivsecrets.errors import ConfigError
 
@@ -21,20 +28,7 @@ FORMATS = ("table", "json", "junit", "github")
 
 
 @cli.command()
-@click.option(
-    "--platform",
-    "platforms",
-    multiple=True,
-    metavar="PLATFORM",
-    help="Only this platform (repeatable): web, ios, android.",
-)
-@click.option(
-    "--workspace",
-    "workspaces",
-    multiple=True,
-    metavar="WORKSPACE",
-    help="Only this workspace (repeatable).",
-)
+@environment_filter_options
 @format_option(
     *FORMATS,
     help="Output: a table, one JSON document, JUnit XML for CI "
