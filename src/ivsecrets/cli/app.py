@@ -64,6 +64,11 @@ def cli_message(err: IVSecretsError) -> str:
     return text
 
 
+def exit_code_of(err: IVSecretsError | click.ClickException) -> int:
+    """The exit code a command ends with for ``err`` (a library or a command-line error)."""
+    return err.exit_code if isinstance(err, click.ClickException) else exit_code_for(err)
+
+
 def exit_code_for(err: IVSecretsError) -> int:
     # A missing or unusable identifier is the caller's input, like an unknown --platform.
     if isinstance(err, (ConfigError, IdentifierError)):
@@ -353,10 +358,12 @@ def format_option(*choices: str, help: str = "Output format.") -> Callable[[F], 
 
 def output_option(f: F) -> F:
     """``--output``/``-o``: where a report goes instead of standard output."""
+    # Opened at once, not on first write: a path that cannot be written is a usage error (exit
+    # 2, naming --output and the reason) before any work, not an OSError after it.
     return click.option(
         "--output",
         "-o",
-        type=click.File("w"),
+        type=click.File("w", lazy=False),
         default="-",
         help="Write the report here instead of standard output.",
     )(f)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +16,42 @@ from ivsecrets.cli.app import (
     cli,
     environment_arguments,
     environment_filter_options,
+    exit_code_of,
     format_option,
     identifier_options,
     pass_state,
     selected_environments,
 )
-from ivsecrets.cli.output import markup
+from ivsecrets.cli.output import error_fields, markup
 from ivsecrets.environments import Stage
-from ivsecrets.errors import StoreError
+from ivsecrets.errors import IVSecretsError, StoreError
 
 #: Versions of the JSON documents ``status`` and ``fingerprint`` print, described by
 #: docs/schemas/{status,fingerprint}.schema.json: fields are only added within a version;
 #: removing, renaming or retyping one increments it.
 STATUS_SCHEMA_VERSION = 1
 FINGERPRINT_SCHEMA_VERSION = 1
+
+
+@contextmanager
+def json_on_error(state: State, output_format: str, schema_version: int) -> Iterator[None]:
+    """With ``--format json``, an error that stops the command still prints one JSON document
+    (no environments, the error and exit code); the message on stderr and the exit code follow
+    as for every command."""
+    try:
+        yield
+    except (IVSecretsError, click.ClickException) as err:
+        if output_format == "json":
+            loaded = state._config
+            document: dict[str, Any] = {
+                "schema_version": schema_version,
+                "config": loaded.source if loaded else (getattr(err, "file", None) or ""),
+                "exit_code": exit_code_of(err),
+                "error": error_fields(err),
+                "environments": [],
+            }
+            click.echo(json.dumps(document, indent=2))
+        raise
 
 
 @cli.command()
@@ -43,6 +67,17 @@ def fingerprint(
     output_format: str,
 ) -> None:
     """Fingerprints of every environment's secret, ready to paste into the config as pins."""
+    with json_on_error(state, output_format, FINGERPRINT_SCHEMA_VERSION):
+        _fingerprint(state, previous, platforms, workspaces, output_format)
+
+
+def _fingerprint(
+    state: State,
+    previous: bool,
+    platforms: tuple[str, ...],
+    workspaces: tuple[str, ...],
+    output_format: str,
+) -> None:
     config = state.config
     chosen = selected_environments(config, platforms, workspaces)
     secrets = state.secrets
@@ -193,18 +228,19 @@ def status(
     """Per environment: store, reference, current/previous/pending versions, ages, Intercom ids."""
     from ivsecrets.api import EnvironmentStatus
 
-    config = state.config
-    chosen = selected_environments(config, platforms, workspaces)
-    secrets = state.secrets
-    rows = [
-        EnvironmentStatus(
-            env,
-            config.environments[env].store,
-            config.environments[env].reference,
-            secrets.versions(env.platform, env.workspace),
-        ).as_dict()
-        for env in chosen
-    ]
+    with json_on_error(state, output_format, STATUS_SCHEMA_VERSION):
+        config = state.config
+        chosen = selected_environments(config, platforms, workspaces)
+        secrets = state.secrets
+        rows = [
+            EnvironmentStatus(
+                env,
+                config.environments[env].store,
+                config.environments[env].reference,
+                secrets.versions(env.platform, env.workspace),
+            ).as_dict()
+            for env in chosen
+        ]
     if output_format == "json":
         document = {
             "schema_version": STATUS_SCHEMA_VERSION,
