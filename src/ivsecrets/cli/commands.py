@@ -22,7 +22,7 @@ from ivsecrets.cli.app import (
     pass_state,
     selected_environments,
 )
-from ivsecrets.cli.output import error_fields, markup
+from ivsecrets.cli.output import markup
 from ivsecrets.environments import Stage
 from ivsecrets.errors import IVSecretsError, StoreError
 
@@ -42,6 +42,8 @@ def json_on_error(state: State, output_format: str, schema_version: int) -> Iter
         yield
     except (IVSecretsError, click.ClickException) as err:
         if output_format == "json":
+            from ivsecrets.cli.verify import error_fields
+
             loaded = state._config
             document: dict[str, Any] = {
                 "schema_version": schema_version,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ivsecrets.cli.app import State
 
-__all__ = ["annotation", "error_fields", "markup", "report_console"]
+__all__ = ["annotation", "markup", "report_console"]
 
 
 def markup(text: str) -> str:
@@ -49,22 +49,3 @@ def report_console(state: State, output: Any) -> Console:
         highlight=False,
         width=None if output.isatty() else 160,  # pipelines get room, not 80 columns
     )
-
-
-def error_fields(err: Exception) -> dict[str, Any]:
-    """The ``error`` object of a command's JSON document when an error stopped the command:
-    message, and for a configuration error the file, line, key and fix (else null)."""
-    from ivsecrets.errors import ConfigError, IVSecretsError
-
-    if isinstance(err, ConfigError):
-        from ivsecrets.cli.verify import error_location
-
-        file, line = error_location(err)
-        return {"message": err.problem, "file": file, "line": line, "key": err.key, "fix": err.fix}
-    if isinstance(err, IVSecretsError):
-        from ivsecrets.cli.app import cli_message
-
-        message = cli_message(err)
-    else:
-        message = str(getattr(err, "message", err))  # a ClickException's message
-    return {"message": message, "file": None, "line": None, "key": None, "fix": None}

@@ -19,7 +19,7 @@ from ivsecrets.cli.app import (
     output_option,
     pass_state,
 )
-from ivsecrets.cli.output import annotation, error_fields, markup, report_console
+from ivsecrets.cli.output import annotation, markup, report_console
 from ivsecrets.errors import IVSecretsError
 
 if TYPE_CHECKING:
@@ -191,6 +191,8 @@ def _known(state: State, from_store: bool) -> tuple[KnownSecrets, tuple[str, ...
 
 def _error_document(err: IVSecretsError | click.ClickException) -> dict[str, Any]:
     """The JSON report of a scan an error stopped: nothing found, the error and exit code."""
+    from ivsecrets.cli.verify import error_fields
+
     return {
         "version": 1,
         "exit_code": exit_code_of(err),
