@@ -21,6 +21,8 @@ import time
 import timeit
 from collections.abc import Callable
 
+from _quick import QUICK, announce
+
 SECRET = "ivsB_Kj8Wq1Ne4Lr7Tx2Vc5Hb9Md3Pf6Gs0Yu2Ao5Zq"
 USER_ID = "user-1234567"
 
@@ -33,6 +35,8 @@ def best_ns(
     Interleaving gives every case the same chances on a busy machine (a shared CI runner): a
     quiet moment benefits all of them, so the ratios hold where absolute figures do not.
     """
+    if QUICK:
+        number, rounds = 200, 2
     best = dict.fromkeys(cases, float("inf"))
     for _ in range(rounds):
         for name, fn in cases.items():
@@ -116,6 +120,7 @@ def main() -> int:
     ours = results['get_hasher("ios","prod").user_hash(user_id=...)']
     rows = [(name, ns) for name, ns in results.items()]
     width = max(len(name) for name, _ in rows)
+    announce()
     print(f"Python {sys.version.split()[0]}, fastest of 60 interleaved runs x 10k calls\n")
     print(f"{'case':<{width}}  {'ns/call':>9}  {'hot path/this':>13}")
     for name, ns in rows:
@@ -138,12 +143,12 @@ def main() -> int:
     failed = False
     for name, ratio, target in checks:
         ok = target is None or ratio <= target
-        failed |= not ok
+        failed |= not ok and not QUICK
         goal = "(info)" if target is None else f"<= {target:.2f}"
         print(f"{name:<62} {ratio:7.2f}x  {goal} {'ok' if ok else 'MISSED'}")
     warm = results['get_hasher("ios","prod") alone (warm)']
     print(f"{'warm get_hasher()':<62} {warm:6.0f}ns  < 300 ns {'ok' if warm < 300 else 'MISSED'}")
-    failed |= warm >= 300
+    failed |= warm >= 300 and not QUICK
     stats = ivsecrets.api.default_secrets().stats()
     print(f"\nstore calls during the whole run: {sum(s['fetches'] for s in stats.values())}")
     failed |= not cli_startup()
@@ -154,7 +159,7 @@ def cli_startup() -> bool:
     """Time `ivsecrets --help` in fresh interpreters and list the cloud SDKs it imported."""
     exe = os.path.join(os.path.dirname(sys.executable), "ivsecrets")
     runs = []
-    for _ in range(5):
+    for _ in range(1 if QUICK else 5):
         started = time.perf_counter()
         subprocess.run([exe, "--help"], check=True, capture_output=True)
         runs.append(time.perf_counter() - started)
@@ -166,7 +171,7 @@ def cli_startup() -> bool:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     base = []
-    for _ in range(5):
+    for _ in range(1 if QUICK else 5):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         base.append(time.perf_counter() - started)

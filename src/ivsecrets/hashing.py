@@ -166,15 +166,21 @@ class Hasher:
     ) -> bool:
         """True if ``user_hash`` matches the current or the previous secret (constant time).
 
-        The previous secret is accepted until a rotation retires it. Hex case is ignored, as
-        Intercom's web Messenger does. False for an identifier UTF-8 cannot encode (no such hash
-        can have been made); IdentifierError for a missing or empty one.
+        The previous secret is accepted until a rotation retires it. Hex case follows Intercom
+        (DESIGN.md), as ``ivsecrets diagnose`` does: the web Messenger accepts either case, the
+        iOS and Android SDKs only lower-case, so upper-case hex is False for a mobile
+        environment. False for an identifier UTF-8 cannot encode (no such hash can have been
+        made); IdentifierError for a missing or empty one.
         """
         if not isinstance(user_hash, str):
             return False
+        given_text = user_hash.strip()
+        lowered = given_text.lower()
+        if lowered != given_text and self.environment.platform.value != "web":
+            return False  # the mobile SDKs reject it: so does verify
         try:
             message = identifier(user_id, email).encode()
-            given = user_hash.strip().lower().encode()
+            given = lowered.encode()
         except UnicodeEncodeError:
             return False
         mac = self._mac().copy()

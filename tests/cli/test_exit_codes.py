@@ -20,7 +20,7 @@ from tests.cli.conftest import SECRETS, Cli
 def test_a_missing_identifier_is_a_usage_error(run: Cli, args: tuple[str, ...]) -> None:
     result = run(*args)
     assert result.exit_code == 2, result.output
-    assert "user_id" in result.stderr
+    assert "--user-id" in result.stderr
 
 
 def test_an_unknown_workspace_in_verify_is_a_usage_error(run: Cli) -> None:

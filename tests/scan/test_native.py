@@ -32,7 +32,11 @@ _DATA = st.lists(_PIECES, max_size=120).map(b"".join)
 def test_the_c_passes_are_built() -> None:
     # `pip install` compiles _runs.c where there is a C compiler, as on CI: the speed the docs
     # state is this path's. A failed build would otherwise only make scans slower.
-    assert engine.RUN_FINDER == "c"
+    assert engine.RUN_FINDER == "c", (
+        "the scanner's C passes were not built: install a C compiler and the Python headers "
+        "(Debian/Ubuntu: sudo apt-get install gcc python3-dev; macOS: xcode-select --install), "
+        "then reinstall (make clean test, or pip install -e '.[test]')"
+    )
 
 
 @settings(max_examples=500, deadline=None)

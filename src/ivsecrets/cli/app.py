@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from ivsecrets.environments import Platform
+from ivsecrets.environments import Environment, Platform
 from ivsecrets.errors import (
     AccessDeniedError,
     ConfigError,
@@ -28,6 +29,7 @@ from ivsecrets.errors import (
     IntercomAPIError,
     IVSecretsError,
     StoreUnavailableError,
+    closest,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +55,24 @@ class CliError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"ivsecrets: error: {self.format_message()}", err=True)
+
+
+#: The library's names of the identifiers, and the flags that give them on the command line.
+_IDENTIFIER_FLAGS = {"user_id": "--user-id", "email": "--email"}
+
+
+def cli_message(err: IVSecretsError) -> str:
+    """The error as the command line says it: an identifier by its flag (``--user-id``), not by
+    the library's argument name (``user_id``)."""
+    text = str(err)
+    if isinstance(err, IdentifierError):
+        text = re.sub(r"\b(user_id|email)\b", lambda m: _IDENTIFIER_FLAGS[m[1]], text)
+    return text
+
+
+def exit_code_of(err: IVSecretsError | click.ClickException) -> int:
+    """The exit code a command ends with for ``err`` (a library or a command-line error)."""
+    return err.exit_code if isinstance(err, click.ClickException) else exit_code_for(err)
 
 
 def exit_code_for(err: IVSecretsError) -> int:
@@ -146,11 +166,13 @@ def _global_options(group: bool) -> list[click.Option]:
         click.Option(
             ["--config", "config_path"],
             type=click.Path(dir_okay=False),
-            envvar="IVSECRETS_CONFIG" if group else None,
+            # $IVSECRETS_CONFIG is read by load_config, not by click: an error in it is then
+            # blamed on the variable, not on an option the user never typed.
             expose_value=group,
             callback=callback,
-            help="Configuration file (default: ivsecrets.toml or [tool.ivsecrets] in "
-            "pyproject.toml, searched upward from here; else the embedded default).",
+            help="Configuration file (default: $IVSECRETS_CONFIG, else ivsecrets.toml or "
+            "[tool.ivsecrets] in pyproject.toml, searched upward from here; else the embedded "
+            "default).",
         ),
         click.Option(
             ["-v", "--verbose"],
@@ -253,11 +275,21 @@ class _Group(click.Group):
             import_module(SUBCOMMANDS[cmd_name])
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = closest(name, self.list_commands(ctx))
+            if close and not ctx.resilient_parsing:
+                ctx.fail(f"No such command {name!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except IVSecretsError as err:
-            raise CliError(str(err), exit_code_for(err)) from None
+            raise CliError(cli_message(err), exit_code_for(err)) from None
         except KeyboardInterrupt:
             # Not click's "Aborted!" with exit 1, which reads as "a check failed".
             click.echo("ivsecrets: interrupted", err=True)
@@ -270,6 +302,50 @@ class _Group(click.Group):
 # -- options several commands share, declared once ------------------------------------------------
 
 PLATFORM = click.Choice([p.value for p in Platform], case_sensitive=False)
+
+
+def environment_filter_options(f: F) -> F:
+    """``--platform`` and ``--workspace`` (repeatable): only these environments."""
+    f = click.option(
+        "--workspace",
+        "workspaces",
+        multiple=True,
+        metavar="WORKSPACE",
+        help="Only this workspace (repeatable).",
+    )(f)
+    return click.option(
+        "--platform",
+        "platforms",
+        multiple=True,
+        metavar="PLATFORM",
+        help="Only this platform (repeatable): web, ios, android.",
+    )(f)
+
+
+def selected_environments(
+    config: Config, platforms: tuple[str, ...], workspaces: tuple[str, ...]
+) -> list[Environment]:
+    """The configured environments ``--platform``/``--workspace`` select (all without them);
+    a ConfigError naming the option for a platform or workspace the configuration lacks."""
+    try:
+        chosen_platforms = {Platform.parse(p) for p in platforms}
+    except ValueError as err:
+        raise ConfigError(str(err), key="--platform") from None
+    chosen_workspaces = {w.lower() for w in workspaces}
+    for name in sorted(chosen_workspaces - set(config.workspaces)):
+        close = closest(name, list(config.workspaces))
+        raise ConfigError(
+            f"workspace '{name}' is not configured in {config.source}",
+            key="--workspace",
+            fix=(f"did you mean {close[0]!r}? " if close else "")
+            + f"choose from {', '.join(config.workspaces)}, or add it to workspaces = [...]",
+        )
+    return [
+        env
+        for env in config.environments
+        if (not chosen_platforms or env.platform in chosen_platforms)
+        and (not chosen_workspaces or env.workspace in chosen_workspaces)
+    ]
 
 
 def environment_arguments(f: F) -> F:
@@ -292,10 +368,12 @@ def format_option(*choices: str, help: str = "Output format.") -> Callable[[F], 
 
 def output_option(f: F) -> F:
     """``--output``/``-o``: where a report goes instead of standard output."""
+    # Opened at once, not on first write: a path that cannot be written is a usage error (exit
+    # 2, naming --output and the reason) before any work, not an OSError after it.
     return click.option(
         "--output",
         "-o",
-        type=click.File("w"),
+        type=click.File("w", lazy=False),
         default="-",
         help="Write the report here instead of standard output.",
     )(f)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,16 @@ from ivsecrets.cli.app import (
     State,
     cli,
     environment_arguments,
+    environment_filter_options,
+    exit_code_of,
     format_option,
     identifier_options,
     pass_state,
+    selected_environments,
 )
 from ivsecrets.cli.output import markup
 from ivsecrets.environments import Stage
-from ivsecrets.errors import StoreError
+from ivsecrets.errors import IVSecretsError, StoreError
 
 #: Versions of the JSON documents ``status`` and ``fingerprint`` print, described by
 #: docs/schemas/{status,fingerprint}.schema.json: fields are only added within a version;
@@ -28,15 +33,58 @@ STATUS_SCHEMA_VERSION = 1
 FINGERPRINT_SCHEMA_VERSION = 1
 
 
+@contextmanager
+def json_on_error(state: State, output_format: str, schema_version: int) -> Iterator[None]:
+    """With ``--format json``, an error that stops the command still prints one JSON document
+    (no environments, the error and exit code); the message on stderr and the exit code follow
+    as for every command."""
+    try:
+        yield
+    except (IVSecretsError, click.ClickException) as err:
+        if output_format == "json":
+            from ivsecrets.cli.verify import error_fields
+
+            loaded = state._config
+            document: dict[str, Any] = {
+                "schema_version": schema_version,
+                "config": loaded.source if loaded else (getattr(err, "file", None) or ""),
+                "exit_code": exit_code_of(err),
+                "error": error_fields(err),
+                "environments": [],
+            }
+            click.echo(json.dumps(document, indent=2))
+        raise
+
+
 @cli.command()
 @click.option("--previous", is_flag=True, help="Also show each previous version, as comments.")
+@environment_filter_options
 @format_option("toml", "json")
 @pass_state
-def fingerprint(state: State, previous: bool, output_format: str) -> None:
+def fingerprint(
+    state: State,
+    previous: bool,
+    platforms: tuple[str, ...],
+    workspaces: tuple[str, ...],
+    output_format: str,
+) -> None:
     """Fingerprints of every environment's secret, ready to paste into the config as pins."""
-    config, secrets = state.config, state.secrets
+    with json_on_error(state, output_format, FINGERPRINT_SCHEMA_VERSION):
+        _fingerprint(state, previous, platforms, workspaces, output_format)
+
+
+def _fingerprint(
+    state: State,
+    previous: bool,
+    platforms: tuple[str, ...],
+    workspaces: tuple[str, ...],
+    output_format: str,
+) -> None:
+    config = state.config
+    chosen = selected_environments(config, platforms, workspaces)
+    secrets = state.secrets
     pins: dict[str, dict[str, str | None]] = {}
-    for env, current in secrets.current().items():
+    for env, current in secrets.current(chosen).items():
         if isinstance(current, StoreError):
             raise current
         entry: dict[str, str | None] = {"fingerprint": current.fingerprint}
@@ -52,7 +100,7 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
                 "workspace": env.workspace,
                 **pins[str(env)],
             }
-            for env in config.environments
+            for env in chosen
         ]
         document = {
             "schema_version": FINGERPRINT_SCHEMA_VERSION,
@@ -62,7 +110,7 @@ def fingerprint(state: State, previous: bool, output_format: str) -> None:
         click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"# ivsecrets fingerprint ({config.source}): paste into the configuration to pin")
-    for env in config.environments:
+    for env in chosen:
         entry = pins[str(env)]
         click.echo(f"\n[environments.{env.platform.value}.{env.workspace}]")
         click.echo(f'fingerprint = "{entry["fingerprint"]}"')
@@ -173,11 +221,28 @@ def diagnose(
 
 
 @cli.command()
+@environment_filter_options
 @format_option("table", "json")
 @pass_state
-def status(state: State, output_format: str) -> None:
+def status(
+    state: State, platforms: tuple[str, ...], workspaces: tuple[str, ...], output_format: str
+) -> None:
     """Per environment: store, reference, current/previous/pending versions, ages, Intercom ids."""
-    rows = [row.as_dict() for row in state.secrets.status()]
+    from ivsecrets.api import EnvironmentStatus
+
+    with json_on_error(state, output_format, STATUS_SCHEMA_VERSION):
+        config = state.config
+        chosen = selected_environments(config, platforms, workspaces)
+        secrets = state.secrets
+        rows = [
+            EnvironmentStatus(
+                env,
+                config.environments[env].store,
+                config.environments[env].reference,
+                secrets.versions(env.platform, env.workspace),
+            ).as_dict()
+            for env in chosen
+        ]
     if output_format == "json":
         document = {
             "schema_version": STATUS_SCHEMA_VERSION,

@@ -10,11 +10,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 import ivsecrets
-from ivsecrets.cli.app import CliError, State, cli, format_option, output_option, pass_state
+from ivsecrets.cli.app import (
+    CliError,
+    State,
+    cli,
+    exit_code_of,
+    format_option,
+    output_option,
+    pass_state,
+)
 from ivsecrets.cli.output import annotation, markup, report_console
+from ivsecrets.errors import IVSecretsError
 
 if TYPE_CHECKING:
-    from ivsecrets.scan import Finding, ScanReport
+    from ivsecrets.scan import Finding, KnownSecrets, ScanReport
 
 FORMATS = ("table", "json", "sarif", "github")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
@@ -34,7 +43,9 @@ def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+# Existence is checked by the command, not by click: with --format json a missing path is an
+# error document too, not usage text.
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--from-store",
     is_flag=True,
@@ -118,19 +129,23 @@ def scan(
     with --from-store every version the stores hold. Reports where, whose secret and which
     version; never a value. Exit 1 when a known secret is found.
     """
-    from ivsecrets.scan import INTERCOM_SECRET_LENGTH, KnownSecrets, Limits, Scanner
+    from ivsecrets.scan import INTERCOM_SECRET_LENGTH, Limits, Scanner
 
-    notes: tuple[str, ...] = ()
-    if from_store:
-        known, notes = KnownSecrets.from_store(state.config)
-    else:
-        known = KnownSecrets.from_config(state.config)
-    if not known and no_heuristic:
-        raise CliError(
-            "nothing to look for: the configuration pins no fingerprints and --no-heuristic "
-            "is set (pin fingerprints, or use --from-store)",
-            2,
-        )
+    try:
+        missing = [path for path in paths if not os.path.lexists(path)]
+        if missing:
+            raise CliError(f"no such file or directory: {', '.join(missing)}", 2)
+        known, notes = _known(state, from_store)
+        if not known and no_heuristic:
+            raise CliError(
+                "nothing to look for: the configuration pins no fingerprints and --no-heuristic "
+                "is set (pin fingerprints, or use --from-store)",
+                2,
+            )
+    except (IVSecretsError, click.ClickException) as err:
+        if output_format == "json":  # a pipeline reading the report gets the error as JSON
+            output.write(json.dumps(_error_document(err), indent=2) + "\n")
+        raise
     limits = Limits(
         max_depth=max_depth, max_file_bytes=max_file_size, max_total_bytes=max_total_size
     )
@@ -163,6 +178,31 @@ def scan(
     if fail_on_heuristic and report.suspects:
         code = 1
     raise SystemExit(code)
+
+
+def _known(state: State, from_store: bool) -> tuple[KnownSecrets, tuple[str, ...]]:
+    """The fingerprints to look for, and notes on versions --from-store could not read."""
+    from ivsecrets.scan import KnownSecrets
+
+    if from_store:
+        return KnownSecrets.from_store(state.config)
+    return KnownSecrets.from_config(state.config), ()
+
+
+def _error_document(err: IVSecretsError | click.ClickException) -> dict[str, Any]:
+    """The JSON report of a scan an error stopped: nothing found, the error and exit code."""
+    from ivsecrets.cli.verify import error_fields
+
+    return {
+        "version": 1,
+        "exit_code": exit_code_of(err),
+        "error": error_fields(err),
+        "summary": None,
+        "findings": [],
+        "suspects": [],
+        "skipped": [],
+        "notes": [],
+    }
 
 
 def _summary(report: ScanReport) -> str:

@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ivsecrets.cli.app import State, cli, format_option, output_option, pass_state
+from ivsecrets.cli.app import (
+    State,
+    cli,
+    cli_message,
+    environment_filter_options,
+    format_option,
+    output_option,
+    pass_state,
+)
 from ivsecrets.cli.output import annotation, markup, report_console
-from ivsecrets.errors import ConfigError
+from ivsecrets.errors import ConfigError, IVSecretsError
 
 if TYPE_CHECKING:
     from ivsecrets.verification import VerifyReport
@@ -21,20 +29,7 @@ FORMATS = ("table", "json", "junit", "github")
 
 
 @cli.command()
-@click.option(
-    "--platform",
-    "platforms",
-    multiple=True,
-    metavar="PLATFORM",
-    help="Only this platform (repeatable): web, ios, android.",
-)
-@click.option(
-    "--workspace",
-    "workspaces",
-    multiple=True,
-    metavar="WORKSPACE",
-    help="Only this workspace (repeatable).",
-)
+@environment_filter_options
 @format_option(
     *FORMATS,
     help="Output: a table, one JSON document, JUnit XML for CI "
@@ -212,6 +207,19 @@ def config_error_document(err: ConfigError) -> dict[str, Any]:
         "summary": {"ok": 0, "warn": 0, "fail": 0, "error": 0, "skip": 0},
         "environments": [],
     }
+
+
+def error_fields(err: Exception) -> dict[str, Any]:
+    """The ``error`` object of a command's JSON document when an error stopped the command:
+    message, and for a configuration error the file, line, key and fix (else null)."""
+    if isinstance(err, ConfigError):
+        file, line = error_location(err)
+        return {"message": err.problem, "file": file, "line": line, "key": err.key, "fix": err.fix}
+    if isinstance(err, IVSecretsError):
+        message = cli_message(err)
+    else:
+        message = str(getattr(err, "message", err))  # a ClickException's message
+    return {"message": message, "file": None, "line": None, "key": None, "fix": None}
 
 
 def config_error_junit(err: ConfigError) -> str:

@@ -166,11 +166,13 @@ def _environments(
         for workspace in overrides.table(platform_name).data:
             ws = settings.get(workspace)
             if ws is None or platform not in ws.platforms:
+                close = closest(workspace, list(settings)) if ws is None else []
                 raise overrides.error(
                     f"{platform_name}.{workspace}",
                     f"environment {platform.value}/{workspace} is not one this configuration "
                     "expects",
-                    fix="add the workspace to workspaces and the platform to its "
+                    fix=(f"did you mean {close[0]!r}? " if close else "")
+                    + "add the workspace to workspaces and the platform to its "
                     "platforms, or remove this table",
                 )
     environments = {}

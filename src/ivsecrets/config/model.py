@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ivsecrets.environments import Environment, Platform
-from ivsecrets.errors import ConfigError
+from ivsecrets.errors import ConfigError, closest
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -144,11 +144,13 @@ class Config:
         except KeyError:
             configured = ", ".join(str(e) for e in self.environments) or "none"
             key = "workspaces" if env.workspace not in self.workspaces else "platforms"
+            close = closest(env.workspace, self.workspaces) if key == "workspaces" else []
             raise ConfigError(
                 f"environment {env} is not configured (configured: {configured})",
                 file=file,
                 key=self.key_prefix + key,
-                fix=f"add '{env.workspace}' to workspaces and '{env.platform}' to its platforms",
+                fix=(f"did you mean {close[0]!r}? " if close else "")
+                + f"add '{env.workspace}' to workspaces and '{env.platform}' to its platforms",
             ) from None
 
     def by_store(

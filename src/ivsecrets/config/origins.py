@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ivsecrets.environments import Platform
-from ivsecrets.errors import ConfigError, quoted
+from ivsecrets.errors import ConfigError, closest, quoted
 
 __all__ = ["Origins", "Table"]
 
@@ -91,7 +91,14 @@ class Table:
     def only(self, *allowed: str) -> None:
         for name in self.data:
             if name not in allowed:
-                raise self.error(name, "unknown key", fix="valid keys here: " + ", ".join(allowed))
+                close = closest(name, allowed)
+                raise self.error(
+                    name,
+                    "unknown key",
+                    fix=(f"did you mean {close[0]!r}? " if close else "")
+                    + "valid keys here: "
+                    + ", ".join(allowed),
+                )
 
     def get(self, name: str, kind: type[T], default: T) -> T:
         if name not in self.data:

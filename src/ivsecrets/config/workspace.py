@@ -19,7 +19,7 @@ from ivsecrets.config.model import WorkspaceConfig
 from ivsecrets.config.network import is_loopback
 from ivsecrets.config.origins import Table
 from ivsecrets.environments import Platform
-from ivsecrets.errors import ConfigError, quoted
+from ivsecrets.errors import ConfigError, closest, quoted
 
 __all__ = [
     "APP_ID_PATTERN",
@@ -99,10 +99,12 @@ def workspace_settings(
     """Each workspace's ``[workspace.NAME]`` table: its platforms and Intercom settings."""
     for name in table.data:
         if name not in names:
+            close = closest(name, names) if quoted(name) == repr(name) else []
             raise table.error(
                 name,
                 f"workspace {quoted(name)} is not in workspaces",
-                fix=f"add {quoted(name)} to workspaces = [...] or remove this table",
+                fix=(f"did you mean {close[0]!r}? " if close else "")
+                + f"add {quoted(name)} to workspaces = [...] or remove this table",
             )
     settings = {}
     for name in names:
