@@ -14,7 +14,6 @@ import enum
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -238,20 +237,17 @@ def _versions_concurrently(
     wanted: dict[Environment, EnvironmentConfig],
     loaded: dict[Environment, Secret | IVSecretsError],
 ) -> dict[Environment, list[VersionInfo] | StoreError]:
-    def versions(env: Environment) -> list[VersionInfo] | StoreError:
-        ec = wanted[env]
-        current = loaded.get(env)
-        try:
-            # The batch read has just returned the current value: the store is not asked again.
-            return secrets.providers[ec.store].versions(
-                env, ec.reference, current if isinstance(current, Secret) else None
-            )
-        except StoreError as err:
-            return err
-
-    ready = [env for env in wanted if isinstance(loaded.get(env), Secret)]
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(ready)))) as pool:
-        return dict(zip(ready, pool.map(versions, ready), strict=True))
+    found: dict[Environment, list[VersionInfo] | StoreError] = {}
+    for name in dict.fromkeys(ec.store for ec in wanted.values()):
+        # The batch read has just returned the current values: the store is not asked again.
+        mine = {
+            env: (ec.reference, current)
+            for env, ec in wanted.items()
+            if ec.store == name and isinstance(current := loaded.get(env), Secret)
+        }
+        if mine:
+            found.update(secrets.providers[name].versions_many(mine))
+    return found
 
 
 def _check_secret(

@@ -460,3 +460,66 @@ def test_stage_clears_a_pending_label_left_on_the_current_version(
     staged = admin_provider.stage(ref, SecretValue(SECRET_B))
     assert staged.version != current.version
     assert admin_provider.load(None, ref, Stage.pending).value.reveal() == SECRET_B.encode()
+
+
+# -- verify's versions: ListSecrets ------------------------------------------------------------
+
+
+def _verify_calls(
+    aws_six: AwsSix, provider: AwsProvider, listing: bool | None
+) -> tuple[Any, list[str]]:
+    from ivsecrets.verification import verify
+
+    if listing is not None:  # False: one DescribeSecret per secret, as before ListSecrets
+        provider._can_list = listing
+    calls = count_calls(provider)
+    secrets = ivsecrets.Secrets(aws_six.config, providers={"aws": provider})
+    report = verify(aws_six.config, secrets=secrets, intercom=None)
+    return report.as_dict()["environments"], calls
+
+
+def test_verify_lists_versions_in_one_call_and_reports_the_same(
+    aws_six: AwsSix, aws_client: Any
+) -> None:
+    pending = aws_six.references[IOS_PROD]
+    aws_client.put_secret_value(
+        SecretId=pending, SecretString=SECRET_B, VersionStages=["AWSPENDING"]
+    )
+    before, old_calls = _verify_calls(aws_six, admin(aws_six), listing=False)
+    after, new_calls = _verify_calls(aws_six, admin(aws_six), listing=True)
+    assert after == before
+    # One DescribeSecret per secret before (the pending one's rotation record costs one more);
+    # now one ListSecrets for the six, DescribeSecret only for the one it shows mid-rotation.
+    assert old_calls.count("DescribeSecret") == 6 + 1 and "ListSecrets" not in old_calls
+    assert new_calls.count("ListSecrets") == 1 and new_calls.count("DescribeSecret") == 1 + 1
+    assert len(new_calls) < len(old_calls)
+    assert "staged" in json.dumps(after)
+
+
+def test_verify_without_list_secrets_describes_each_secret(
+    aws_six: AwsSix, moto_control: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    actions = [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:BatchGetSecretValue",
+        "secretsmanager:DescribeSecret",
+    ]
+    keys = iam_user(moto_control.url, "no-list", actions)
+    expected, _ = _verify_calls(aws_six, admin(aws_six), listing=False)
+    provider = AwsProvider(store_of(aws_six), session=aws_boto_session(**keys))
+    with moto_control.iam_enforced():
+        found, calls = _verify_calls(aws_six, provider, listing=True)
+        assert calls.count("DescribeSecret") == 6 and calls.count("ListSecrets") == 1
+        assert not provider._can_list  # not asked again
+        _, calls = _verify_calls(aws_six, provider, listing=None)
+        assert "ListSecrets" not in calls
+    assert found == expected
+    assert "secretsmanager:ListSecrets" in caplog.text
+
+
+def store_of(aws_six: AwsSix) -> StoreConfig:
+    return aws_six.config.stores["aws"]
+
+
+def admin(aws_six: AwsSix) -> AwsProvider:
+    return AwsProvider(store_of(aws_six), session=aws_boto_session())

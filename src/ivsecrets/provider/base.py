@@ -15,6 +15,7 @@ import errno
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
 from typing import Any, ClassVar, TypeVar
 
@@ -316,6 +317,21 @@ class Provider(ABC):
                 )
             )
         return found
+
+    def versions_many(
+        self, wanted: Mapping[Environment, tuple[str, Secret | None]]
+    ) -> dict[Environment, list[VersionInfo] | StoreError]:
+        """``versions`` of several environments ({env: (reference, current)}), concurrently;
+        stores that list many secrets' versions in one call override this (``verify``)."""
+
+        def one(env: Environment) -> list[VersionInfo] | StoreError:
+            try:
+                return self.versions(env, *wanted[env])
+            except StoreError as err:
+                return err
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
+            return dict(zip(wanted, pool.map(one, wanted), strict=True))
 
     def _as_store_error(
         self, err: Exception, ref: Reference, environment: Environment | None

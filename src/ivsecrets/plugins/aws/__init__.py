@@ -11,7 +11,8 @@ or boto3 session can be injected instead.
 always naming the stage. A serving process (the cache) reads as ``read_api`` says, chosen for a
 fleet's quotas (docs/stores/aws.md, "Serving a fleet"): by default ``describe-then-get`` loads
 each secret with one ``GetSecretValue`` and refreshes it with one ``DescribeSecret``, fetching
-the value again only when AWSCURRENT moved to another version. Rotation
+the value again only when AWSCURRENT moved to another version. ``verify`` reads the versions of
+10 secrets per ``ListSecrets`` call (.listing). Rotation
 puts the new value under AWSPENDING and promotes it with one compare-and-set
 ``UpdateSecretVersionStage``; the Intercom secret id of each version is kept in a secret tag
 ``ivsecrets:intercom:<VersionId>``.
@@ -43,7 +44,8 @@ from ivsecrets.plugins.aws.errors import (
     unknown_profile,
 )
 from ivsecrets.plugins.aws.lease import DEFAULT_TABLE, LeaseTable
-from ivsecrets.plugins.aws.rotation import INTERCOM_TAG, LABELS, AwsRotation, holder
+from ivsecrets.plugins.aws.listing import AwsVersions
+from ivsecrets.plugins.aws.rotation import INTERCOM_TAG, LABELS, holder
 from ivsecrets.provider import ALLOW_CUSTOM_CREDENTIALS, Fetched, Option, Reference
 from ivsecrets.secret import Secret, VersionInfo
 
@@ -124,7 +126,7 @@ def env_region() -> str | None:
     return os.environ.get("AWS_REGION") or None
 
 
-class AwsProvider(AwsRotation):
+class AwsProvider(AwsVersions):
     """Reads and rotates secrets in AWS Secrets Manager. Thread-safe (boto3 clients are)."""
 
     plugin = "aws"
