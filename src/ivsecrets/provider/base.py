@@ -27,11 +27,10 @@ from ivsecrets.errors import (
     SecretNotFoundError,
     StoreError,
     StoreUnavailableError,
-    closest,
 )
-from ivsecrets.provider.credentials import check_credentials, declares_escape
+from ivsecrets.provider.credentials import declares_escape
 from ivsecrets.provider.deadline import call_within
-from ivsecrets.provider.options import LazyClient, Option, SdkRedaction
+from ivsecrets.provider.options import LazyClient, Option, SdkRedaction, checked_settings
 from ivsecrets.provider.payload import Fetched, Reference, checked_secret
 from ivsecrets.secret import Secret, VersionInfo
 
@@ -72,7 +71,7 @@ class Provider(ABC):
     def __init__(self, store: StoreConfig) -> None:
         self.store = store
         self.name = store.name
-        self.settings = self._checked_options(store)
+        self.settings = checked_settings(store, self.options, self.plugin)
         self._clients: list[LazyClient[Any]] = []
         #: The overall time budget of the command using this store (:meth:`set_deadline`).
         self.budget: float | None = None
@@ -84,45 +83,9 @@ class Provider(ABC):
 
     # -- options --------------------------------------------------------------------------------
 
-    @classmethod
-    def _checked_options(cls, store: StoreConfig) -> dict[str, Any]:
-        settings = {name: option.default for name, option in cls.options.items()}
-        for name, value in store.options.items():
-            option = cls.options.get(name)
-            if option is None:
-                valid = sorted(cls.options)
-                close = closest(name, valid)
-                hint = f"did you mean '{close[0]}'? " if close else ""
-                raise store.error(
-                    name,
-                    f"unknown option for the '{cls.plugin}' store",
-                    fix=hint + "valid options: " + (", ".join(valid) or "none"),
-                )
-            try:
-                settings[name] = option.check(value)
-            except TypeError as err:
-                raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
-            except ValueError as err:  # outside the declared choices, bounds or pattern
-                raise store.error(name, str(err), fix=option.fix(name)) from None
-        check_credentials(store, cls.options, settings)
-        return settings
-
     def option(self, name: str) -> Any:
         """The value of a declared option: from ``[stores.NAME]``, else its default."""
         return self.settings[name]
-
-    @classmethod
-    def init_template(cls) -> str:
-        """The ``[stores.NAME]`` lines ``ivsecrets init`` writes for this plugin."""
-        lines = []
-        for name, option in cls.options.items():
-            if option.example is None:
-                continue
-            line = f"{name} = {option.example}"
-            lines.append(
-                f"{line:<34}# {option.help}" if option.required else f"# {line:<32}# {option.help}"
-            )
-        return "\n".join(lines) + ("\n" if lines else "")
 
     # -- the overall deadline -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from ivsecrets.config import plugins
 from ivsecrets.config.plugins import ENTRY_POINT_GROUP
 from ivsecrets.errors import ConfigError, closest, quoted
 from ivsecrets.provider.base import Provider
+from ivsecrets.provider.options import init_template
 
 __all__ = ["ENTRY_POINT_GROUP", "config_template", "installed_plugins", "load_plugin"]
 
@@ -31,7 +32,7 @@ def config_template(
     from ivsecrets.config import parse_config
 
     cls = load_plugin(plugin)
-    options = cls.init_template()
+    options = init_template(cls.options)
     template = reference or cls.default_reference or "{platform}-{workspace}"
     names = ", ".join(json.dumps(w) for w in workspaces)
     text = f"""# ivsecrets configuration (written by `ivsecrets init --store {plugin}`).

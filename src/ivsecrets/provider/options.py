@@ -8,15 +8,29 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import monotonic
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from ivsecrets.errors import quoted
-from ivsecrets.provider.credentials import CREDENTIAL_KINDS, credential_problem
+from ivsecrets.errors import closest, quoted
+from ivsecrets.provider.credentials import (
+    CREDENTIAL_KINDS,
+    check_credentials,
+    credential_problem,
+)
 
-__all__ = ["ALLOW_CUSTOM_CREDENTIALS", "LazyClient", "Option", "SdkRedaction"]
+if TYPE_CHECKING:
+    from ivsecrets.config import StoreConfig
+
+__all__ = [
+    "ALLOW_CUSTOM_CREDENTIALS",
+    "LazyClient",
+    "Option",
+    "SdkRedaction",
+    "checked_settings",
+    "init_template",
+]
 
 C = TypeVar("C")
 
@@ -208,3 +222,45 @@ class SdkRedaction(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return self.rule(record)
+
+
+def checked_settings(
+    store: StoreConfig, options: Mapping[str, Option], plugin: str
+) -> dict[str, Any]:
+    """The settings of ``[stores.NAME]`` for a plugin declaring ``options``: each set value
+    checked against its declaration and the credential policy, the rest at their defaults.
+    ConfigError naming the file, the key and the fix (with a did-you-mean for an unknown key)."""
+    settings = {name: option.default for name, option in options.items()}
+    for name, value in store.options.items():
+        option = options.get(name)
+        if option is None:
+            valid = sorted(options)
+            close = closest(name, valid)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise store.error(
+                name,
+                f"unknown option for the '{plugin}' store",
+                fix=hint + "valid options: " + (", ".join(valid) or "none"),
+            )
+        try:
+            settings[name] = option.check(value)
+        except TypeError as err:
+            raise store.error(name, str(err), fix=f"{name} = {option.example}") from None
+        except ValueError as err:  # outside the declared choices, bounds or pattern
+            raise store.error(name, str(err), fix=option.fix(name)) from None
+    check_credentials(store, options, settings)
+    return settings
+
+
+def init_template(options: Mapping[str, Option]) -> str:
+    """The ``[stores.NAME]`` lines ``ivsecrets init`` writes for a plugin declaring ``options``:
+    required ones active, the others commented out."""
+    lines = []
+    for name, option in options.items():
+        if option.example is None:
+            continue
+        line = f"{name} = {option.example}"
+        lines.append(
+            f"{line:<34}# {option.help}" if option.required else f"# {line:<32}# {option.help}"
+        )
+    return "\n".join(lines) + ("\n" if lines else "")
