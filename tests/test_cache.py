@@ -259,3 +259,27 @@ def test_bad_hashes_cannot_drive_previous_lookups_while_the_store_fails(
         assert hasher.verify(good, user_id="1"), "the current secret still verifies"
     finally:
         secrets.close()
+
+
+def test_a_stale_read_allocates_no_snapshot(store: MemoryStore) -> None:
+    # Issue 21 item 4: serving stale cost a dataclasses.replace per hash. The stale view is made
+    # once per snapshot; every stale read after that gets the same object (and is still counted).
+    clock = FakeClock()
+    secrets = make(store, clock, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
+    hasher = secrets.hasher("web", "prod")
+    expected = hasher.user_hash(user_id="7")
+    store.down = True
+    clock.advance(0.2)  # past ttl: stale now (catch_up cleared the pads)
+    slot = hasher._slot
+    cache = slot.cache
+    assert slot.keys.inner is None
+    first = cache.keys(slot)
+    assert first.inner is not None and slot.keys.inner is None, "the hot path still leaves"
+    assert cache.keys(slot) is first and cache.keys(slot) is first
+    served = secrets.stats()["mem"]["stale_served"]
+    assert hasher.user_hash(user_id="7") == expected
+    assert secrets.stats()["mem"]["stale_served"] == served + 1
+    clock.advance(1.0)  # past ttl + max_stale: fails closed as before
+    with pytest.raises(StaleSecretError):
+        hasher.user_hash(user_id="7")
+    secrets.close()

@@ -75,8 +75,13 @@ class SecretCache(_Loading):
             return self._load_idle(slot)
         slot.used = True
         if now < keys.stale_until:
-            self._serve_stale(slot, keys, now)
-            return _armed(keys)
+            # Counted per hash (stats, metrics); the first stale read of a snapshot also wakes
+            # the refresher and makes the view the next ones get (no allocation per read).
+            self._counters["stale_served"] += 1
+            if self.on_event is not None:
+                self._emit("stale", slot.environment, age=now - keys.loaded_at)
+            view = keys.view
+            return view if view is not None else self._stale_view(slot, keys)
         return self._past_max_stale(slot)
 
     def _mark_used(self, slot: _Slot, keys: _Keys) -> _Keys:
@@ -109,11 +114,16 @@ class SecretCache(_Loading):
                 soonest = min(soonest, keys.fresh_until)
         return soonest - now
 
-    def _serve_stale(self, slot: _Slot, keys: _Keys, now: float) -> None:
-        self._counters["stale_served"] += 1
-        if self.on_event is not None:
-            self._emit("stale", slot.environment, age=now - keys.loaded_at)
+    def _stale_view(self, slot: _Slot, keys: _Keys) -> _Keys:
+        # Once per stale snapshot: install the same snapshot, still without pads (its readers
+        # keep coming here), holding the armed one for the next stale reads; and make sure the
+        # refresher is at work (it retries on its back-off schedule from then on).
+        view = _armed(keys)
+        with self._mark_lock:
+            if slot.keys is keys:
+                slot.keys = replace(keys, view=view)
         self._refresher.wake()
+        return view
 
     def _load_idle(self, slot: _Slot) -> _Keys:
         # Not refreshed because unused: one synchronous load of this environment, then serve.
@@ -253,7 +263,7 @@ class SecretCache(_Loading):
         for slot in self.slots.values():
             keys = slot.keys
             if keys.secret is not None:
-                slot.keys = replace(keys, refresh_at=-NEVER, inner=None, outer=None)
+                slot.keys = replace(keys, refresh_at=-NEVER, inner=None, outer=None, view=None)
                 slot.used = True
                 slot.idle = False
 
