@@ -259,3 +259,46 @@ def test_bad_hashes_cannot_drive_previous_lookups_while_the_store_fails(
         assert hasher.verify(good, user_id="1"), "the current secret still verifies"
     finally:
         secrets.close()
+
+
+def test_a_stale_read_allocates_no_snapshot(store: MemoryStore) -> None:
+    # Issue 21 item 4: serving stale cost a dataclasses.replace per hash. The stale view is made
+    # once per snapshot; every stale read after that gets the same object (and is still counted).
+    clock = FakeClock()
+    secrets = make(store, clock, ttl=0.1, max_stale=1.0, backoff_base=0.02, backoff_max=0.05)
+    hasher = secrets.hasher("web", "prod")
+    expected = hasher.user_hash(user_id="7")
+    store.down = True
+    clock.advance(0.2)  # past ttl: stale now (catch_up cleared the pads)
+    slot = hasher._slot
+    cache = slot.cache
+    assert slot.keys.inner is None
+    first = cache.keys(slot)
+    assert first.inner is not None and slot.keys.inner is None, "the hot path still leaves"
+    assert cache.keys(slot) is first and cache.keys(slot) is first
+    served = secrets.stats()["mem"]["stale_served"]
+    assert hasher.user_hash(user_id="7") == expected
+    assert secrets.stats()["mem"]["stale_served"] == served + 1
+    clock.advance(1.0)  # past ttl + max_stale: fails closed as before
+    with pytest.raises(StaleSecretError):
+        hasher.user_hash(user_id="7")
+    secrets.close()
+
+
+def test_a_stale_view_is_withdrawn_at_max_stale_on_the_real_clock(store: MemoryStore) -> None:
+    # Re-reads of a stale view read no clock: the expiry thread withdraws it at stale_until.
+    secrets = make(store, ttl=0.05, max_stale=0.3, backoff_base=0.02, backoff_max=0.05)
+    hasher = secrets.hasher("web", "prod")
+    hasher.user_hash(user_id="7")
+    store.down = True
+    time.sleep(0.08)
+    hasher.user_hash(user_id="7")  # stale: the view is made
+    stale_until = hasher._slot.keys.stale_until
+    assert hasher._slot.keys.view is not None
+    last_served = 0.0
+    with pytest.raises(StaleSecretError):
+        while time.monotonic() < stale_until + 2:
+            hasher.user_hash(user_id="7")
+            last_served = time.monotonic()
+    secrets.close()
+    assert last_served < stale_until + 0.1, "served stale past max_stale"

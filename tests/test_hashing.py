@@ -207,3 +207,31 @@ def test_messenger_jwt_is_the_token_pyjwt_makes(
     assert token == jwt.encode(expected, secret, algorithm="HS256")
     decoded = jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
     assert decoded["user_id"] == str(claims["user_id"])
+
+
+def test_the_hot_path_keeps_every_identifier_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 21 item 6: user_hash checks and encodes a str user_id in one call (str.encode) before
+    # the general rules; everything else still goes through identifier().
+    monkeypatch.setenv("IVSECRETS_WEB_PROD", "bar")
+    hasher = get_hasher("web", "prod")
+    expected = user_hash("bar", user_id="baz")
+
+    class Name(str):
+        pass
+
+    class Encodes:
+        def encode(self) -> bytes:
+            return b"baz"
+
+    assert hasher.user_hash(user_id="baz", email="x@example.com") == expected
+    assert hasher.user_hash("baz") == hasher.user_hash(user_id=Name("baz")) == expected
+    assert hasher.user_hash(user_id=42) == user_hash("bar", user_id="42")
+    assert hasher.user_hash(email="baz") == expected
+    for bad in (
+        {"user_id": "", "email": "a@example.com"},
+        {"user_id": Encodes()},
+        {"user_id": b"baz"},
+    ):
+        with pytest.raises(IdentifierError) as caught:
+            hasher.user_hash(**bad)  # type: ignore[arg-type]
+        assert caught.value.__context__ is None, "no TypeError from the fast path leaks"

@@ -71,6 +71,7 @@ def user_hash(
     return hmac.new(key, message, "sha256").hexdigest()
 
 
+_encode = str.encode  # the hot path's type check and encoding, one C call
 _NOT_UNICODE = "the identifier is not valid Unicode text (a lone surrogate?)"
 
 
@@ -134,14 +135,19 @@ class Hasher:
         Raises IdentifierError for missing/empty identifiers, a StoreError subclass when the
         secret cannot be loaded (StaleSecretError once the store has failed past max_stale).
         """
-        if user_id.__class__ is str and user_id:
-            message: str = user_id
-        else:
-            message = identifier(user_id, email)
+        # The common case first: one C call checks that user_id is a str and encodes it (str.encode
+        # refuses anything else with a TypeError, before any other check is paid for).
         try:
-            data = message.encode()
+            data: bytes | None = _encode(user_id)  # type: ignore[arg-type]
+        except TypeError:
+            data = None
         except UnicodeEncodeError:
             raise IdentifierError(_NOT_UNICODE) from None
+        if not data:  # not a str, or empty: the general rules (ints, email, the errors)
+            try:
+                data = identifier(user_id, email).encode()
+            except UnicodeEncodeError:
+                raise IdentifierError(_NOT_UNICODE) from None
         # _mac() inlined, and HMAC from the key's pre-hashed inner and outer pads (RFC 2104): the
         # cheapest correct construction measured (bench/hot_path.py). No counter, no lock, no
         # clock: which environments are used, and when a secret stops being fresh, are handled

@@ -6,7 +6,7 @@ else about a snapshot is for the cache's slow path (:class:`~ivsecrets.cache.Sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ivsecrets.environments import Environment
@@ -28,6 +28,10 @@ class _Keys:
     that is fresh and marked used, None on a probe (installed, not yet read), on one past
     ``fresh_until`` (the expiry thread clears them) and on a cold slot. The hot path reads no
     clock: a None pad sends it to :meth:`SecretCache.keys`.
+
+    ``view``: on a snapshot served stale, the same snapshot with its pads, made by its first stale
+    reader (``SecretCache._stale_view``), so that the next stale reads allocate nothing while
+    the hot path still leaves through the slow path (which counts them and enforces max_stale).
     """
 
     mac: PrekeyedHmac | None = None
@@ -40,6 +44,7 @@ class _Keys:
     stale_until: float = -NEVER
     error: StoreError | None = None
     retry_at: float = -NEVER
+    view: _Keys | None = field(default=None, repr=False, compare=False)
 
 
 _COLD = _Keys()
@@ -66,4 +71,4 @@ class _Slot:
 def _armed(keys: _Keys) -> _Keys:
     """``keys`` with its pads set, for a reader to use."""
     assert keys.mac is not None
-    return replace(keys, inner=keys.mac.inner, outer=keys.mac.outer)
+    return replace(keys, inner=keys.mac.inner, outer=keys.mac.outer, view=None)
