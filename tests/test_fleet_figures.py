@@ -82,3 +82,11 @@ def test_the_docs_quote_the_combined_headline(doc: str) -> None:
     assert "12.5 %" not in text
     assert "137,681" in text or "138,000" in text
     assert "240 s" not in text  # the period is 228 s on average (0.76 x ttl)
+
+
+def test_the_readme_quotes_the_current_bench_output() -> None:
+    text = (REPO / "README.md").read_text()
+    assert "a refresh pass every 228 s on average" in text
+    assert "the headline): 137,681 processes" in text
+    assert "describe-then-get: spike" in text
+    assert "every 240 s" not in text
