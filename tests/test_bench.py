@@ -54,3 +54,19 @@ def test_bench_script_runs_in_quick_mode(script: str) -> None:
     assert done.returncode == 0, output[-3000:]
     assert TABLES[script] in done.stdout, output[-3000:]
     assert "quick mode" in done.stdout, "quick mode not announced (figures are not meaningful)"
+    for line in EXTRA.get(script, ()):
+        assert line in done.stdout, output[-3000:]
+
+
+#: More that a script's output must hold. fleet.py (issue 21, item 1): both readings of AWS's
+#: quotas, the combined headline, and the rotation spike as a row of its own.
+EXTRA = {
+    "fleet.py": (
+        " Describe+Get ",
+        "describe-then-get: spike",
+        "combined reading (DescribeSecret + GetSecretValue 10,000/s, the headline)",
+        "separate reading (GetSecretValue 10,000/s, DescribeSecret 40,000/s)",
+        "rotation spike (every secret rotated at once",
+        "refresh period: 0.760 x ttl",
+    ),
+}
