@@ -4,10 +4,7 @@ Readers never lock and read no clock. Each environment has a ``_Slot`` whose ``k
 holds an immutable ``_Keys`` snapshot (the pre-keyed HMAC pads, the secret and its deadlines);
 writers replace the whole snapshot, which is atomic in CPython. A reader leaves the fast path only
 when the snapshot has no pads: cold, a *probe*, or past ``fresh_until``, when the process's expiry
-thread (which does no I/O) clears them; the slow path then reads the clock and decides. Served
-stale, a snapshot gets a *view* (itself with its pads) from its first stale reader: the next ones
-are counted and given it without an allocation or a clock, until the expiry thread withdraws it at
-``stale_until`` (the cache then fails closed).
+thread (which does no I/O) clears them; the slow path then reads the clock and decides.
 
 Life of a snapshot (seconds after a successful fetch):
 ``0 .. ttl*refresh_ahead`` fresh; the background refresher reloads it at ``refresh_at`` so warm

@@ -70,6 +70,7 @@ class _Loading:
             "fetches": 0,
             "refresh_passes": 0,
             "failures": 0,
+            "stale_served": 0,
             "expired": 0,
             "rotations_seen": 0,
             "previous_lookups": 0,

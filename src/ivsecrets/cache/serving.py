@@ -47,7 +47,6 @@ class SecretCache(_Loading):
         super().__init__(provider, settings, on_event, clock)
         self.slots = {env: _Slot(self, env, ref) for env, ref in environments.items()}
         self._closed = False
-        self._stale_served = 0  # an attribute, not in _counters: the stale read's one write
         self._init_threading()
         _LIVE_CACHES.add(self)
 
@@ -67,15 +66,6 @@ class SecretCache(_Loading):
         hold (so that the next reader comes here again).
         """
         keys = slot.keys
-        view = keys.view
-        if view is not None:
-            # Served stale again: the view its first stale read made, no allocation and no clock
-            # (the expiry thread withdraws it at stale_until, as it clears pads at fresh_until).
-            # That read marked the slot used, which it stays until a new snapshot is installed.
-            self._stale_served += 1  # counted per hash (stats, metrics)
-            if self.on_event is not None:
-                self._emit("stale", slot.environment, age=self.clock() - keys.loaded_at)
-            return view
         now = self.clock()
         if keys.secret is None:
             return self._load_cold(slot)
@@ -85,10 +75,13 @@ class SecretCache(_Loading):
             return self._load_idle(slot)
         slot.used = True
         if now < keys.stale_until:
-            self._stale_served += 1
+            # Counted per hash (stats, metrics); the first stale read of a snapshot also wakes
+            # the refresher and makes the view the next ones get (no allocation per read).
+            self._counters["stale_served"] += 1
             if self.on_event is not None:
                 self._emit("stale", slot.environment, age=now - keys.loaded_at)
-            return self._stale_view(slot, keys)
+            view = keys.view
+            return view if view is not None else self._stale_view(slot, keys)
         return self._past_max_stale(slot)
 
     def _mark_used(self, slot: _Slot, keys: _Keys) -> _Keys:
@@ -105,20 +98,12 @@ class SecretCache(_Loading):
         return keys if keys.inner is not None else _armed(keys)
 
     def _expire(self) -> float:
-        """Clear the pads of snapshots past ``fresh_until`` and the stale views of those past
-        ``stale_until`` (the expiry thread calls this); the seconds until the next deadline."""
+        """Clear the pads of snapshots past ``fresh_until`` (the expiry thread calls this);
+        returns the seconds until the next such deadline."""
         now = self.clock()
         soonest = NEVER
         for slot in self.slots.values():
             keys = slot.keys
-            if keys.view is not None:  # served stale: withdrawn at stale_until (max_stale)
-                if now < keys.stale_until:
-                    soonest = min(soonest, keys.stale_until)
-                    continue
-                with self._mark_lock:
-                    if slot.keys is keys:
-                        slot.keys = replace(keys, view=None)
-                continue
             if keys.inner is None:
                 continue
             if now >= keys.fresh_until:
@@ -131,14 +116,12 @@ class SecretCache(_Loading):
 
     def _stale_view(self, slot: _Slot, keys: _Keys) -> _Keys:
         # Once per stale snapshot: install the same snapshot, still without pads (its readers
-        # keep coming here, to be counted), holding the armed one for the next stale reads; have
-        # the expiry thread withdraw it at stale_until; make sure the refresher is at work (it
-        # retries on its back-off schedule from then on).
+        # keep coming here), holding the armed one for the next stale reads; and make sure the
+        # refresher is at work (it retries on its back-off schedule from then on).
         view = _armed(keys)
         with self._mark_lock:
             if slot.keys is keys:
                 slot.keys = replace(keys, view=view)
-        _EXPIRY.watch(self)
         self._refresher.wake()
         return view
 
@@ -257,7 +240,7 @@ class SecretCache(_Loading):
         There is no hit counter: counting every hash would cost the hot path (see
         bench/hot_path.py); the metrics hook counts what leaves it.
         """
-        counters = dict(self._counters, stale_served=self._stale_served)
+        counters = dict(self._counters)
         counters["environments_loaded"] = sum(
             1 for s in self.slots.values() if s.keys.secret is not None
         )
