@@ -32,6 +32,8 @@ class Hanging:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.held: list[socket.socket] = []
+        #: Set once a request's first bytes arrived: its sender now waits for the answer.
+        self.requested = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -41,6 +43,14 @@ class Hanging:
             except OSError:
                 return
             self.held.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            if conn.recv(1):
+                self.requested.set()
+        except OSError:
+            pass
 
     def close(self) -> None:
         self.sock.close()
@@ -172,11 +182,8 @@ def test_ctrl_c_ends_a_command_waiting_on_a_hanging_store_at_once(
         env=env,
     )
     try:
-        waited = time.monotonic() + 20
-        while not hanging.held and time.monotonic() < waited:
-            time.sleep(0.05)
-        assert hanging.held, "the command never reached the store"
-        time.sleep(0.2)  # the request is on its way: the command is blocked on the answer
+        # Once the request arrived, the command is blocked on the answer.
+        assert hanging.requested.wait(20), "the command never reached the store"
         process.send_signal(signal.SIGINT)
         started = time.monotonic()
         _, stderr = process.communicate(timeout=15)
