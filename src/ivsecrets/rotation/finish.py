@@ -27,8 +27,7 @@ def finish(rotator: Rotator, run: Run, grace: float | None, now: datetime | None
     provider = run.store
     env = run.environment
     state = rotator.state(env.platform, env.workspace)
-    if state.current is not None and state.pending is not None and state.half_promoted:
-        run.complete_promote(state.pending, state.current, state.previous)
+    if run.complete_promote(state.current, state.previous, state.pending):
         state = rotator.state(env.platform, env.workspace)
     result = RotationResult(
         env, "finished", fingerprint=state.current.fingerprint if state.current else None
@@ -207,10 +206,9 @@ def abort(rotator: Rotator, run: Run) -> RotationResult:
     if pending is None:
         result.action = "nothing-to-abort"
         return result
-    if state.current is not None and state.half_promoted:
-        # The staged secret is served already (a promote stopped between its writes):
-        # discarding it now would delete a live secret at Intercom. Complete it instead.
-        run.complete_promote(pending, state.current, state.previous)
+    # A staged secret served already (a promote stopped between its writes): discarding it
+    # now would delete a live secret at Intercom. Complete the promote instead.
+    if run.complete_promote(state.current, state.previous, pending):
         result.action = "completed-promote"
         result.notes.append(_completed_note(run))
         return result

@@ -51,10 +51,9 @@ def rotate(
         check_secret_shape(new_value)  # the operator's input first: nothing else matters
     state = rotator.state(env.platform, env.workspace)
     result = RotationResult(env, "rotated")
-    if run.completed is None and state.current is not None and state.half_promoted:
-        assert state.pending is not None
-        run.complete_promote(state.pending, state.current, state.previous)
-    if run.completed is not None:
+    if run.completed is not None or run.complete_promote(
+        state.current, state.previous, state.pending
+    ):
         return _completed(run, new_value)
     if state.pending is not None:
         staged = state.pending

@@ -126,11 +126,10 @@ class Run:
         if not others and taken is None:
             return
         found = versions()
-        current, pending = _at(found, Stage.current), _at(found, Stage.pending)
-        if current is not None and pending is not None and is_half_promoted(current, pending):
-            # A dead run stopped between the store writes of its promote: the new secret is
-            # served already, so complete it (never discard it: its Intercom secret is live).
-            self.complete_promote(pending, current, _at(found, Stage.previous))
+        current, previous = _at(found, Stage.current), _at(found, Stage.previous)
+        # A dead run that stopped between the store writes of its promote: the new secret is
+        # served already, so complete it (never discard it: its Intercom secret is live).
+        if self.complete_promote(current, previous, _at(found, Stage.pending)):
             found = versions()
         elif (
             taken is not None
@@ -140,7 +139,6 @@ class Run:
         ):
             # The dead run moved the current version (or was about to) but did not record
             # when: from now on, which only makes the grace period later, never shorter.
-            previous = _at(found, Stage.previous)
             self.record_current(current.version or "", previous.version if previous else None)
         if not others:
             return
@@ -162,10 +160,16 @@ class Run:
         self.forget(*others)
 
     def complete_promote(
-        self, pending: VersionInfo, current: VersionInfo, previous: VersionInfo | None
-    ) -> None:
-        """Finish a promote that stopped between its store writes (``pending`` is already served
-        as ``current``), record when, and remember it in :attr:`completed`."""
+        self,
+        current: VersionInfo | None,
+        previous: VersionInfo | None,
+        pending: VersionInfo | None,
+    ) -> bool:
+        """Finish a promote that stopped between its store writes, if the versions show one
+        (``pending`` already served as ``current``): record when, remember it in
+        :attr:`completed` and return True. False (nothing done) otherwise."""
+        if current is None or pending is None or not is_half_promoted(current, pending):
+            return False
         assert pending.version is not None
         self.step("promoting")
         self.store.promote(
@@ -180,6 +184,7 @@ class Run:
         )
         self.record_current(current.version or "", previous.version if previous else None)
         self.completed = (current, previous)
+        return True
 
     # -- promotion times ------------------------------------------------------------------------
 

@@ -38,16 +38,11 @@ class RotationState:
     previous: VersionInfo | None
     pending: VersionInfo | None
 
-    @property
-    def half_promoted(self) -> bool:
-        """The pending version is already served as current: a promote stopped between its
-        store writes (AWS: AWSCURRENT moved, AWSPENDING not yet removed; Vault: the value
-        written, its metadata or the pending version not yet)."""
-        return is_half_promoted(self.current, self.pending)
-
 
 def is_half_promoted(current: VersionInfo | None, pending: VersionInfo | None) -> bool:
-    """Whether ``pending`` is already served as ``current`` (see RotationState.half_promoted)."""
+    """Whether ``pending`` is already served as ``current``: a promote stopped between its
+    store writes (AWS: AWSCURRENT moved, AWSPENDING not yet removed; Vault: the value written,
+    its metadata or the pending entry not yet)."""
     if current is None or pending is None:
         return False
     return pending.version == current.version or pending.fingerprint == current.fingerprint
